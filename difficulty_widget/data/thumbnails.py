@@ -1,0 +1,64 @@
+"""Thumbnails: PNG bytes for the images a gallery page shows."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from .._validation import check_images, check_positive_int
+
+
+def thumbnails(
+    images: np.ndarray, ids: Sequence[int], size: int = 64, id_index: np.ndarray | None = None
+) -> dict[int, bytes]:
+    """Encode the images with the given ids as PNG thumbnails.
+
+    Parameters
+    ----------
+    images : uint8 (N, H, W) or (N, H, W, 3).
+    ids : instance ids to encode; positions into ``images`` unless ``id_index`` maps ids to positions.
+    size : the longer side of each thumbnail in pixels. Small images are enlarged with nearest-neighbour
+        sampling (pixels stay crisp), large ones are reduced with a box filter.
+    id_index : the id of each row of ``images`` (default: 0..N-1).
+
+    Returns
+    -------
+    dict mapping each requested id to its PNG bytes.
+    """
+    images = check_images(images)
+    size = check_positive_int(size, "size")
+    positions = _positions(ids, len(images), id_index)
+    out: dict[int, bytes] = {}
+    for ident, pos in zip(ids, positions, strict=True):
+        img = Image.fromarray(images[pos])
+        w, h = img.size
+        scale = size / max(w, h)
+        new = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if new != (w, h):
+            img = img.resize(new, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.BOX)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=1)
+        out[int(ident)] = buf.getvalue()
+    return out
+
+
+def _positions(ids: Sequence[int], n: int, id_index: np.ndarray | None) -> np.ndarray:
+    ids_arr = np.asarray(ids)
+    if ids_arr.ndim != 1 or (ids_arr.size and not np.issubdtype(ids_arr.dtype, np.integer)):
+        raise ValueError(f"ids must be a 1-D sequence of integer ids, got {ids_arr.dtype} of shape {ids_arr.shape}")
+    if id_index is None:
+        bad = ids_arr[(ids_arr < 0) | (ids_arr >= n)]
+        if bad.size:
+            raise ValueError(f"ids out of range [0, {n}): {bad[:10].tolist()}")
+        return ids_arr.astype(np.int64)
+    id_index = np.asarray(id_index)
+    order = np.argsort(id_index, kind="stable")
+    found = np.searchsorted(id_index[order], ids_arr).clip(0, max(n - 1, 0))
+    positions = order[found]
+    unknown = ids_arr[id_index[positions] != ids_arr]
+    if unknown.size:
+        raise ValueError(f"unknown ids: {unknown[:10].tolist()}")
+    return positions.astype(np.int64)

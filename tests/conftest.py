@@ -1,0 +1,35 @@
+"""Shared fixtures: small real data, and the external test data in ../shared/data when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from difficulty_widget.data import ImageData, load_digits
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def digits() -> ImageData:
+    return load_digits()
+
+
+@pytest.fixture()
+def tiny_images() -> ImageData:
+    """40 random 28x28 grey images in 4 classes (seeded)."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8)
+    labels = np.arange(40) % 4
+    return ImageData(images, labels, ["a", "b", "c", "d"], name="tiny")
+
+
+@pytest.fixture(scope="session")
+def fashion_dir() -> Path:
+    if not (DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    return DEBIAN_FASHION_MNIST
