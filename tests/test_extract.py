@@ -37,7 +37,9 @@ def test_default_probes_and_their_shapes(cnn, tiny_images):
 def test_final_probe_equals_logits_and_input_probe_equals_scaled_images(cnn, tiny_images):
     ext = extract(cnn, tiny_images, probes="default", progress=False)
     np.testing.assert_array_equal(ext.probes[ext.probe_names[-1]], ext.logits)
-    np.testing.assert_array_equal(ext.probes["input"], tiny_images.images.reshape(len(tiny_images), -1) / np.float32(255))
+    np.testing.assert_array_equal(
+        ext.probes["input"], tiny_images.images.reshape(len(tiny_images), -1) / np.float32(255)
+    )
     np.testing.assert_array_equal(ext.labels, tiny_images.labels)
     np.testing.assert_array_equal(ext.predictions, ext.logits.argmax(1))
 
