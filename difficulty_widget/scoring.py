@@ -52,7 +52,8 @@ def analyze(
     """Run ``model`` over ``data`` once and return an :class:`Analysis` with every measure that applies.
 
     ``data`` is anything :func:`~difficulty_widget.extract.extract` accepts. With an
-    :class:`~difficulty_widget.data.ImageData`, ids, splits, class names and wnids come from it.
+    :class:`~difficulty_widget.data.ImageData`, ids, splits, class names and wnids come from it; with a
+    torchvision dataset (``ImageFolder``, ...), class names come from its ``classes``.
     """
     from .extract import extract
 
@@ -63,6 +64,8 @@ def analyze(
         info["dataset"] = data.name
         ids, split, wnids = data.ids, data.split, data.wnids
         class_names = class_names or data.class_names
+    elif class_names is None and getattr(data, "classes", None) is not None:
+        class_names = list(data.classes)  # torchvision datasets such as ImageFolder name their classes
     info.update(provenance or {})
     return analysis_from_extraction(
         extraction, class_names=class_names, ids=ids, split=split, wnids=wnids, provenance=info
