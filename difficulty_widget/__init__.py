@@ -1,12 +1,20 @@
 """difficulty-widget: per-instance difficulty for image classifiers, explored in JupyterLab.
 
 The public surface: :class:`Analysis` (the table every view reads), :func:`analyze` (model + data ->
-Analysis), and the subpackages ``data`` (loaders, thumbnails), ``extract`` (model pass, probes, small
-models), ``measures`` (pure score functions and their registry).
+Analysis), :class:`Explorer` (the JupyterLab widget), and the subpackages ``data`` (loaders, thumbnails),
+``extract`` (model pass, probes, small models), ``measures`` (pure score functions and their registry).
 """
 
 from ._version import __version__
 from .analysis import Analysis
 from .scoring import analysis_from_extraction, analyze
 
-__all__ = ["Analysis", "__version__", "analysis_from_extraction", "analyze"]
+__all__ = ["Analysis", "Explorer", "__version__", "analysis_from_extraction", "analyze"]
+
+
+def __getattr__(name: str):
+    if name == "Explorer":  # imported on first use: the widget stack is not needed for scoring
+        from .widget import Explorer
+
+        return Explorer
+    raise AttributeError(f"module 'difficulty_widget' has no attribute {name!r}")

@@ -31,18 +31,20 @@ def thumbnails(
     images = check_images(images)
     size = check_positive_int(size, "size")
     positions = _positions(ids, len(images), id_index)
-    out: dict[int, bytes] = {}
-    for ident, pos in zip(ids, positions, strict=True):
-        img = Image.fromarray(images[pos])
-        w, h = img.size
-        scale = size / max(w, h)
-        new = (max(1, round(w * scale)), max(1, round(h * scale)))
-        if new != (w, h):
-            img = img.resize(new, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.BOX)
-        buf = io.BytesIO()
-        img.save(buf, format="PNG", compress_level=1)
-        out[int(ident)] = buf.getvalue()
-    return out
+    return {int(ident): encode_png(images[pos], size) for ident, pos in zip(ids, positions, strict=True)}
+
+
+def encode_png(image: np.ndarray, size: int) -> bytes:
+    """One uint8 image as PNG bytes with its longer side ``size`` pixels (nearest-neighbour when enlarging)."""
+    img = Image.fromarray(image)
+    w, h = img.size
+    scale = size / max(w, h)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if new != (w, h):
+        img = img.resize(new, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.BOX)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def _positions(ids: Sequence[int], n: int, id_index: np.ndarray | None) -> np.ndarray:

@@ -1,0 +1,141 @@
+"""Vega-Lite specs built with Altair, all on one named data source: the instance table.
+
+Every chart reads ``alt.Data(name="instances")``. The front-end fills that source with the rows of the
+instance table (the transported columns plus ``label_name``, ``prediction_name`` and ``_sel``, which is 1 for
+rows in the current selection, or for all rows when nothing is selected). Any selection param in a chart
+(interval or point) selects instances: a user's own chart built on :func:`instances` links like ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from ..measures.registry import axis_title
+
+DATA_NAME = "instances"
+SELECTED = "datum._sel == 1"
+HIGHLIGHT = "#4c78a8"
+MUTED = "#d0d0d0"
+
+
+def instances() -> alt.Data:
+    """The named data source every Explorer chart reads."""
+    return alt.Data(name=DATA_NAME)
+
+
+def scatter(
+    df: pd.DataFrame, x: str, y: str, color: str = "correct", *, width: int = 360, height: int = 280
+) -> alt.Chart:
+    """A scatter of two scores with an interval brush (``scatter_brush``); unselected points fade."""
+    for name, column in (("x", x), ("y", y)):
+        if column not in df.columns or not pd.api.types.is_numeric_dtype(df[column].dtype):
+            raise ValueError(f"{name}={column!r} must name a numeric column of the analysis")
+    brush = alt.selection_interval(name="scatter_brush")
+    return (
+        alt.Chart(instances(), width=width, height=height, title=f"{y} vs {x}")
+        .mark_circle(size=14)
+        .encode(
+            x=alt.X(f"{x}:Q", title=axis_title(x), scale=alt.Scale(zero=False)),
+            y=alt.Y(f"{y}:Q", title=axis_title(y), scale=alt.Scale(zero=False)),
+            color=color_encoding(df, color),
+            opacity=alt.condition(SELECTED, alt.value(0.8), alt.value(0.05)),
+            tooltip=[
+                alt.Tooltip("id:Q"),
+                alt.Tooltip("label_name:N", title="label"),
+                *([alt.Tooltip("prediction_name:N", title="prediction")] if "prediction" in df.columns else []),
+                alt.Tooltip(f"{x}:Q", format=".3f"),
+                alt.Tooltip(f"{y}:Q", format=".3f"),
+            ],
+        )
+        .add_params(brush)
+    )
+
+
+def color_encoding(df: pd.DataFrame, color: str | None) -> alt.Color | alt.ColorValue:
+    """Colour by correctness, class (``label_name`` / ``prediction_name``), a category or a score."""
+    if color is None:
+        return alt.value(HIGHLIGHT)
+    if color == "correct":
+        if "correct" not in df.columns:
+            raise ValueError("color='correct' needs a 'correct' column (predictions)")
+        return alt.Color("correct:N", scale=alt.Scale(domain=[True, False], range=["#4c78a8", "#e45756"]))
+    if color in ("label_name", "prediction_name", "label", "prediction"):
+        field = {"label": "label_name", "prediction": "prediction_name"}.get(color, color)
+        return alt.Color(f"{field}:N", title=field.replace("_name", ""))
+    if color not in df.columns:
+        raise ValueError(f"color={color!r} is not a column of the analysis")
+    dtype = df[color].dtype
+    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+        return alt.Color(f"{color}:N")
+    return alt.Color(f"{color}:Q", title=axis_title(color), scale=alt.Scale(scheme="viridis"))
+
+
+def histogram(df: pd.DataFrame, column: str, *, bins: int = 40, width: int = 230, height: int = 110) -> alt.Chart:
+    """Counts of one score, brushable as ``hist_<column>``: selected instances in blue, stacked under the rest.
+
+    One layer only, so that a drag starting on any bar starts the brush.
+    """
+    values = df[column].to_numpy(dtype=float)
+    finite = values[pd.notna(values)]
+    if finite.size == 0:
+        raise ValueError(f"column {column!r} has no finite values to draw")
+    low, high = float(finite.min()), float(finite.max())
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    return (
+        alt.Chart(instances(), width=width, height=height)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{column}:Q", bin=alt.Bin(maxbins=bins, extent=[low, high]), title=axis_title(column)),
+            y=alt.Y("count():Q", title="count"),
+            color=alt.Color("_sel:O", scale=alt.Scale(domain=[1, 0], range=[HIGHLIGHT, MUTED]), legend=None),
+            order=alt.Order("_sel:O", sort="descending"),
+        )
+        .add_params(alt.selection_interval(name=f"hist_{column}", encodings=["x"]))
+    )
+
+
+def confusion_matrix(class_names: Sequence[str], *, size: int = 260) -> alt.LayerChart:
+    """True label x prediction counts; clicking a cell (``confusion_cell``) selects that pair's instances.
+
+    The cell colour is the count over all instances, the number in it the count among the selected ones.
+    """
+    click = alt.selection_point(name="confusion_cell", fields=["label_name", "prediction_name"])
+    names = list(class_names)
+    base = alt.Chart(instances(), width=size, height=size, title="confusion (click a cell)").encode(
+        x=alt.X("prediction_name:N", sort=names, title="prediction", scale=alt.Scale(domain=names)),
+        y=alt.Y("label_name:N", sort=names, title="label", scale=alt.Scale(domain=names)),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("count():Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+        stroke=alt.condition(alt.param("confusion_cell", empty=False), alt.value("#d62728"), alt.value(None)),
+    )
+    # the numbers sit on top of the cells, so a click on a number must select the cell too
+    on_number = alt.selection_point(name="confusion_number", fields=["label_name", "prediction_name"])
+    counts = base.mark_text(fontSize=9).encode(text="count():Q").transform_filter(SELECTED).add_params(on_number)
+    return alt.layer(cells.add_params(click), counts)
+
+
+def to_spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
+    """A Vega-Lite dict for the front-end: validated, on the named source, without a ``$schema`` URL."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    spec = dict(spec)
+    spec.pop("$schema", None)
+    if spec.get("data", {"name": DATA_NAME}) != {"name": DATA_NAME} or "datasets" in spec:
+        raise ValueError(
+            f"a chart for the Explorer must read the named data source {DATA_NAME!r} "
+            "(alt.Chart(difficulty_widget.widget.instances())), not inline or URL data"
+        )
+    spec["data"] = {"name": DATA_NAME}
+    return spec
+
+
+def default_histograms(df: pd.DataFrame, exclude: Sequence[str], limit: int = 3) -> list[str]:
+    """Up to ``limit`` float score columns worth a histogram, in a fixed order of preference."""
+    preferred = ["loss", "entropy", "confidence", "margin", "true_prob", "prediction_depth"]
+    floats = [c for c in preferred if c in df.columns and pd.api.types.is_float_dtype(df[c].dtype)]
+    return [c for c in floats if c not in exclude][:limit]

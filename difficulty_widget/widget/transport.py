@@ -1,0 +1,56 @@
+"""The one place where the instance table and selections become bytes for the browser.
+
+The table travels once as an Arrow IPC stream (pyarrow), with floats as float32, integers as int32 and
+strings dictionary-encoded; selections travel as little-endian uint32 row positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+
+def table_columns(df: pd.DataFrame) -> list[str]:
+    """The columns the views use: id, label, split, and every numeric or boolean column."""
+    keep = ["id", "label", "split"]
+    for column in df.columns:
+        if column in keep or column == "label_name":
+            continue
+        dtype = df[column].dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            keep.append(column)
+    return keep
+
+
+def table_to_ipc(df: pd.DataFrame, columns: list[str] | None = None) -> bytes:
+    """Arrow IPC stream bytes of ``df[columns]`` in compact types."""
+    columns = table_columns(df) if columns is None else columns
+    arrays, names = [], []
+    for column in columns:
+        values = df[column]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            array = pa.array(values.to_numpy(dtype=bool))
+        elif pd.api.types.is_integer_dtype(values.dtype):
+            ints = values.to_numpy()
+            fits = ints.size == 0 or (ints.min() >= np.iinfo(np.int32).min and ints.max() <= np.iinfo(np.int32).max)
+            array = pa.array(ints.astype(np.int32 if fits else np.float64))
+        elif pd.api.types.is_numeric_dtype(values.dtype):
+            array = pa.array(values.to_numpy(dtype=np.float32, na_value=np.nan))
+        else:
+            array = pa.array(values.astype(str).to_numpy(dtype=object)).dictionary_encode()
+        arrays.append(array)
+        names.append(column)
+    table = pa.Table.from_arrays(arrays, names=names)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def positions_to_bytes(positions: np.ndarray) -> bytes:
+    return np.ascontiguousarray(positions, dtype="<u4").tobytes()
+
+
+def bytes_to_positions(buffer: bytes | memoryview) -> np.ndarray:
+    return np.frombuffer(bytes(buffer), dtype="<u4").astype(np.int64)

@@ -1,0 +1,234 @@
+// A virtualised thumbnail gallery: only the visible cells exist in the DOM; thumbnails are asked from the
+// kernel for the cells about to show and cached as object URLs. Every user string is set as text.
+import { sortPositions } from "./selection.js";
+
+const CAPTION_LINES = 2;
+const LINE_PX = 12;
+const PAD = 6;
+const MIN_CAPTION_PX = 72; // room for "#12345 Pullover → Coat" style captions
+
+export class Gallery {
+  constructor(model, table, { onFocus }) {
+    this.model = model;
+    this.table = table;
+    this.onFocus = onFocus;
+    this.positions = null; // null = everything
+    this.order = [];
+    this.urls = new Map(); // position -> object URL
+    this.requested = new Set();
+    this.root = el("div", "dw-gallery");
+    this.toolbar = el("div", "dw-toolbar");
+    this.scroll = el("div", "dw-scroll");
+    this.spacer = el("div", "dw-spacer");
+    this.scroll.appendChild(this.spacer);
+    this.detail = el("div", "dw-detail");
+    this.root.append(this.toolbar, this.scroll);
+    this.positionOf = new Map();
+    table.columns.id.forEach((id, i) => this.positionOf.set(id, i));
+    this.buildToolbar();
+    this.scroll.addEventListener("scroll", () => this.draw());
+    this.resizeObserver = new ResizeObserver(() => this.draw());
+    this.resizeObserver.observe(this.scroll);
+  }
+
+  get size() {
+    return this.model.get("thumb_size");
+  }
+
+  buildToolbar() {
+    const columns = this.model.get("_score_columns");
+    const sortLabel = el("label", "", "sort by ");
+    this.sortSelect = el("select", "dw-sort");
+    for (const { name, title } of [{ name: "id", title: "id" }, ...columns]) {
+      const option = el("option", "", title);
+      option.value = name;
+      this.sortSelect.appendChild(option);
+    }
+    this.sortSelect.value = this.model.get("sort_by");
+    this.sortSelect.addEventListener("change", () => {
+      this.model.set("sort_by", this.sortSelect.value); // the change listener refreshes
+      this.model.save_changes();
+    });
+    this.direction = el("button", "dw-direction");
+    this.direction.addEventListener("click", () => {
+      this.model.set("sort_descending", !this.model.get("sort_descending"));
+      this.model.save_changes();
+    });
+    const captionLabel = el("label", "", "caption ");
+    this.captionSelect = el("select", "dw-caption-score");
+    for (const { name, title } of columns) {
+      const option = el("option", "", title);
+      option.value = name;
+      this.captionSelect.appendChild(option);
+    }
+    this.captionSelect.value = this.model.get("caption_score");
+    this.captionSelect.addEventListener("change", () => {
+      this.model.set("caption_score", this.captionSelect.value);
+      this.model.save_changes();
+    });
+    this.total = el("span", "dw-total");
+    sortLabel.appendChild(this.sortSelect);
+    captionLabel.appendChild(this.captionSelect);
+    this.toolbar.append(sortLabel, this.direction, captionLabel, this.total);
+  }
+
+  setPositions(positions) {
+    this.positions = positions;
+    this.refresh();
+  }
+
+  refresh() {
+    const all = this.positions === null;
+    const base = all ? Array.from({ length: this.table.n }, (_, i) => i) : this.positions;
+    const sortBy = this.model.get("sort_by");
+    const descending = this.model.get("sort_descending");
+    this.sortSelect.value = sortBy;
+    this.captionSelect.value = this.model.get("caption_score");
+    this.direction.textContent = descending ? "↓ descending" : "↑ ascending";
+    this.order = sortPositions(base, this.table.columns[sortBy], descending);
+    this.total.textContent = `${this.order.length} shown`;
+    this.root.dataset.total = String(this.order.length);
+    this.scroll.style.height = `${this.model.get("gallery_height")}px`;
+    this.scroll.scrollTop = 0;
+    this.draw();
+  }
+
+  layout() {
+    const cellW = Math.max(this.size, MIN_CAPTION_PX) + PAD;
+    const cellH = this.size + PAD + CAPTION_LINES * LINE_PX;
+    const width = Math.max(cellW, this.scroll.clientWidth || 600);
+    const perRow = Math.max(1, Math.floor(width / cellW));
+    return { cellW, cellH, perRow };
+  }
+
+  draw() {
+    const { cellW, cellH, perRow } = this.layout();
+    const rows = Math.ceil(this.order.length / perRow);
+    this.spacer.style.height = `${rows * cellH}px`;
+    const top = this.scroll.scrollTop;
+    const height = this.model.get("gallery_height");
+    const firstRow = Math.max(0, Math.floor(top / cellH) - 1);
+    const lastRow = Math.min(rows, Math.ceil((top + height) / cellH) + 1);
+    const start = firstRow * perRow;
+    const stop = Math.min(this.order.length, lastRow * perRow);
+    const cells = [];
+    const focus = this.model.get("focus");
+    const captionScore = this.model.get("caption_score");
+    for (let k = start; k < stop; k++) {
+      const position = this.order[k];
+      const cell = this.cell(position, captionScore, focus);
+      cell.style.left = `${(k % perRow) * cellW}px`;
+      cell.style.top = `${Math.floor(k / perRow) * cellH}px`;
+      cell.style.width = `${cellW - 2}px`;
+      cell.style.height = `${cellH - 2}px`;
+      cells.push(cell);
+    }
+    this.spacer.replaceChildren(...cells);
+    // ask for the visible thumbnails and the next screenful
+    const ahead = Math.min(this.order.length, stop + (lastRow - firstRow) * perRow);
+    this.request(this.order.slice(start, ahead));
+  }
+
+  cell(position, captionScore, focus) {
+    const c = this.table.columns;
+    const cell = el("div", "dw-cell");
+    const id = c.id[position];
+    cell.dataset.id = String(id);
+    if (focus === id) cell.classList.add("dw-focused");
+    if (this.model.get("has_images")) {
+      const url = this.urls.get(position);
+      if (url) {
+        const img = document.createElement("img");
+        img.src = url;
+        img.width = this.size;
+        img.height = this.size;
+        img.style.objectFit = "contain";
+        cell.appendChild(img);
+      } else {
+        const ph = el("div", "dw-placeholder");
+        ph.style.width = ph.style.height = `${this.size}px`;
+        cell.appendChild(ph);
+      }
+    }
+    const correct = c.correct ? c.correct[position] : true;
+    const names = this.model.get("_class_names");
+    const predicted = c.prediction ? names[c.prediction[position]] : null;
+    const first = `#${id} ${c.label_name[position]}` + (predicted !== null && !correct ? ` → ${predicted}` : "");
+    const line1 = el("div", "dw-caption" + (correct ? "" : " dw-wrong"), first);
+    const score = captionScore && c[captionScore] ? `${captionScore} ${fmt(c[captionScore][position])}` : "";
+    const line2 = el("div", "dw-caption", score);
+    cell.title = first;
+    cell.append(line1, line2);
+    cell.addEventListener("click", () => this.onFocus(position));
+    return cell;
+  }
+
+  request(positions) {
+    if (!this.model.get("has_images")) return;
+    const missing = positions.filter((p) => !this.urls.has(p) && !this.requested.has(p));
+    if (missing.length === 0) return;
+    for (const p of missing) this.requested.add(p);
+    this.model.send({ type: "thumbnails", positions: missing });
+  }
+
+  receive(msg, buffers) {
+    if (!msg || msg.type !== "thumbnails") return;
+    msg.positions.forEach((p, k) => {
+      const blob = new Blob([buffers[k]], { type: "image/png" });
+      this.urls.set(p, URL.createObjectURL(blob));
+      this.requested.delete(p);
+    });
+    this.draw();
+    this.showFocus();
+  }
+
+  showFocus() {
+    const focus = this.model.get("focus");
+    const c = this.table.columns;
+    this.detail.replaceChildren();
+    if (focus === null || focus === undefined) {
+      this.detail.appendChild(el("div", "dw-hint", "Click a thumbnail to see all of its scores."));
+      this.draw();
+      return;
+    }
+    const position = this.positionOf.get(focus);
+    if (position === undefined) return;
+    const url = this.urls.get(position);
+    if (url) {
+      const img = document.createElement("img");
+      img.src = url;
+      img.width = img.height = Math.max(112, this.size * 2);
+      this.detail.appendChild(img);
+    } else this.request([position]);
+    const table = el("table");
+    const names = this.model.get("_class_names");
+    for (const [name, column] of Object.entries(c)) {
+      let value = column[position];
+      if (name === "prediction") value = `${value} (${names[value]})`;
+      const tr = el("tr");
+      tr.append(el("td", "", name), el("td", "", fmt(value)));
+      table.appendChild(tr);
+    }
+    this.detail.dataset.focus = String(focus);
+    this.detail.appendChild(table);
+    this.draw();
+  }
+
+  dispose() {
+    this.resizeObserver.disconnect();
+    for (const url of this.urls.values()) URL.revokeObjectURL(url);
+    this.urls.clear();
+  }
+}
+
+function fmt(v) {
+  if (typeof v === "number" && !Number.isInteger(v)) return Math.abs(v) >= 1000 || Math.abs(v) < 0.001 ? v.toExponential(2) : v.toFixed(3);
+  return String(v);
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}

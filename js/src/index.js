@@ -1,0 +1,216 @@
+// The Explorer's front-end (anywidget ESM). Python holds state and answers requests; this draws and reports
+// gestures. Nothing here computes a score: it filters rows by the ranges the user brushes and shows them.
+import { tableFromIPC } from "apache-arrow";
+import { changeset, parse, View } from "vega";
+import { compile } from "vega-lite";
+import { Handler } from "vega-tooltip";
+import { Gallery } from "./gallery.js";
+import { isEmptySelection, positionsWhere, predicateFor, throttle } from "./selection.js";
+import { STYLE } from "./style.js";
+
+const DATA = "instances";
+const SEND_EVERY_MS = 120;
+const HIGHLIGHT_EVERY_MS = 60;
+
+/** Decode the Arrow IPC table into columns (typed arrays or JS arrays) and Vega row objects. */
+export function decodeTable(view, classNames) {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  const table = tableFromIPC(bytes);
+  const columns = {};
+  for (const field of table.schema.fields) {
+    const vector = table.getChild(field.name);
+    const values = vector.toArray();
+    columns[field.name] = ArrayBuffer.isView(values) && typeof values[0] !== "bigint" ? values : Array.from(values, (v) => (typeof v === "bigint" ? Number(v) : v));
+  }
+  const n = table.numRows;
+  // class names travel once, as a list; per-row names are looked up here
+  if (columns.label) columns.label_name = Array.from(columns.label, (c) => classNames[c]);
+  if (columns.prediction) columns.prediction_name = Array.from(columns.prediction, (c) => classNames[c]);
+  const names = Object.keys(columns);
+  const rows = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = { _i: i, _sel: 1 };
+    for (const name of names) row[name] = columns[name][i];
+    rows[i] = row;
+  }
+  return { columns, rows, n };
+}
+
+function positionsFromTrait(value) {
+  if (value == null) return null;
+  return new Uint32Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function selectionParams(spec) {
+  const names = [];
+  const visit = (s) => {
+    for (const p of s.params || []) if (p.select) names.push(p.name);
+    for (const key of ["layer", "hconcat", "vconcat", "concat"]) for (const sub of s[key] || []) visit(sub);
+    if (s.spec) visit(s.spec);
+  };
+  visit(spec);
+  return names;
+}
+
+async function render({ model, el: root }) {
+  root.classList.add("dw-explorer");
+  const style = el("style");
+  style.textContent = STYLE;
+  root.appendChild(style);
+
+  const state = {
+    table: decodeTable(model.get("_table"), model.get("_class_names")),
+    views: [],
+    disposed: false,
+    sending: false,
+  };
+  const header = el("div", "dw-header");
+  const count = el("span", "dw-count");
+  const clearButton = el("button", "dw-clear", "Clear selection");
+  header.append(count, clearButton);
+  const chartsBox = el("div", "dw-charts");
+  const bottom = el("div", "dw-bottom");
+  root.append(header, chartsBox, bottom);
+
+  const gallery = new Gallery(model, state.table, {
+    onFocus: (position) => {
+      model.set("focus", state.table.columns.id[position]);
+      model.save_changes();
+    },
+  });
+  bottom.append(gallery.root, gallery.detail);
+
+  const sendSelection = throttle((positions) => {
+    state.sending = true; // model.set fires our own change listener synchronously: ignore that one
+    try {
+      model.set("selection", positions === null ? null : new DataView(positions.buffer));
+    } finally {
+      state.sending = false;
+    }
+    model.save_changes();
+  }, SEND_EVERY_MS);
+  const highlight = throttle((positions) => applyHighlight(state, positions), HIGHLIGHT_EVERY_MS);
+
+  const show = (positions) => {
+    const n = state.table.n;
+    count.textContent = positions === null ? `${n} instances, none selected` : `${positions.length} of ${n} selected`;
+    root.dataset.selectedCount = positions === null ? "" : String(positions.length);
+    gallery.setPositions(positions);
+    highlight(positions);
+  };
+
+  // A gesture in one chart: that chart's selection becomes the selection, other charts' brushes are cleared.
+  const onGesture = (entry, value) => {
+    if (entry.clearing || state.disposed) return;
+    const predicate = predicateFor(value, state.table.columns);
+    const positions = isEmptySelection(value) || !predicate ? null : positionsWhere(predicate, state.table.n);
+    clearBrushes(state, entry.view);
+    show(positions);
+    sendSelection(positions);
+  };
+
+  const embedAll = async () => {
+    for (const v of state.views) v.view.finalize();
+    state.views = [];
+    chartsBox.replaceChildren();
+    for (const { id, spec } of model.get("_specs")) {
+      const box = el("div", "dw-chart");
+      box.dataset.chart = id;
+      chartsBox.appendChild(box);
+      // compile the Vega-Lite spec and give the view its rows before the first run: one layout, no empty pass
+      const view = new View(parse(compile(spec).spec), { renderer: "canvas", container: box, hover: true });
+      view.tooltip(new Handler().call); // vega-tooltip escapes HTML in values
+      box.__view = view; // for tests and power users: the Vega view of this chart
+      view.change(DATA, changeset().insert(state.table.rows));
+      const entry = { id, view, params: selectionParams(spec), clearing: false, queue: Promise.resolve() };
+      for (const name of entry.params) view.addSignalListener(name, (_, value) => onGesture(entry, value));
+      state.views.push(entry);
+      await view.runAsync();
+    }
+    applyHighlight(state, positionsFromTrait(model.get("selection")));
+  };
+
+  clearButton.addEventListener("click", () => {
+    clearBrushes(state, null);
+    show(null);
+    sendSelection(null);
+  });
+
+  model.on("change:selection", () => {
+    if (state.sending) return;
+    // A selection set from Python: clear every brush and show it.
+    clearBrushes(state, null);
+    show(positionsFromTrait(model.get("selection")));
+  });
+  model.on("change:_specs", () => embedAll());
+  model.on("change:sort_by", () => gallery.refresh());
+  model.on("change:sort_descending", () => gallery.refresh());
+  model.on("change:caption_score", () => gallery.refresh());
+  model.on("change:focus", () => gallery.showFocus());
+  model.on("msg:custom", (msg, buffers) => gallery.receive(msg, buffers));
+
+  await embedAll();
+  show(positionsFromTrait(model.get("selection")));
+  gallery.showFocus();
+  root.dataset.ready = "1";
+  return () => {
+    state.disposed = true;
+    for (const v of state.views) v.view.finalize();
+    gallery.dispose();
+  };
+}
+
+function applyHighlight(state, positions) {
+  const n = state.table.n;
+  const flags = new Uint8Array(n);
+  if (positions === null) flags.fill(1);
+  else for (const p of positions) flags[p] = 1;
+  const rows = state.table.rows;
+  for (let i = 0; i < n; i++) rows[i]._sel = flags[i];
+  for (const entry of state.views) {
+    enqueue(entry, (view) => view.change(DATA, changeset().modify(() => true, "_sel", (t) => flags[t._i])));
+  }
+}
+
+/** Vega refuses changes while a run is in progress: every update of a view goes through its queue. */
+function enqueue(entry, update) {
+  entry.queue = entry.queue.then(async () => {
+    update(entry.view);
+    await entry.view.runAsync();
+  });
+  return entry.queue;
+}
+
+function clearBrushes(state, except) {
+  for (const entry of state.views) {
+    if (entry.view === except || entry.params.length === 0) continue;
+    enqueue(entry, (view) => {
+      entry.clearing = true;
+      for (const name of entry.params) {
+        for (const suffix of ["_x", "_y"]) {
+          try {
+            view.signal(name + suffix, [0, 0]);
+          } catch {
+            /* this selection has no such channel */
+          }
+        }
+        try {
+          view.data(name + "_store", []);
+        } catch {
+          /* no store */
+        }
+      }
+    }).finally(() => {
+      entry.clearing = false;
+    });
+  }
+}
+
+export default { render };

@@ -1,0 +1,101 @@
+// Pure selection logic: Vega-Lite selection values -> row positions. No DOM, no Vega.
+
+/** True when a Vega-Lite selection value selects nothing in particular (an empty brush or no click). */
+export function isEmptySelection(value) {
+  if (value == null) return true;
+  return Object.keys(value).filter((k) => k !== "vlPoint").length === 0 && !value.vlPoint;
+}
+
+/**
+ * Build a row predicate from the value of a Vega-Lite selection param.
+ * Interval values look like {field: [lo, hi]} (numbers) or {field: [category, ...]};
+ * point values look like {vlPoint: {or: [{field: v, ...}, ...]}, field: [v, ...]}.
+ * `columns` maps field names to arrays (typed arrays for numbers, arrays for strings or booleans).
+ */
+export function predicateFor(value, columns) {
+  if (isEmptySelection(value)) return null;
+  const tuples = value.vlPoint && Array.isArray(value.vlPoint.or) ? value.vlPoint.or : null;
+  if (tuples) {
+    const fields = [...new Set(tuples.flatMap((t) => Object.keys(t)))].filter((f) => f in columns);
+    const keys = new Set(tuples.map((t) => JSON.stringify(fields.map((f) => t[f]))));
+    return (i) => keys.has(JSON.stringify(fields.map((f) => normalise(columns[f][i]))));
+  }
+  const tests = [];
+  for (const [field, range] of Object.entries(value)) {
+    if (field === "vlPoint" || !(field in columns) || !Array.isArray(range)) continue;
+    const column = columns[field];
+    const numeric = range.length === 2 && range.every((v) => typeof v === "number") && isNumeric(column);
+    if (numeric) {
+      const lo = Math.min(range[0], range[1]);
+      const hi = Math.max(range[0], range[1]);
+      tests.push((i) => column[i] >= lo && column[i] <= hi);
+    } else {
+      const allowed = new Set(range.map(normalise));
+      tests.push((i) => allowed.has(normalise(column[i])));
+    }
+  }
+  if (tests.length === 0) return null;
+  return (i) => tests.every((t) => t(i));
+}
+
+/** Row positions (ascending, Uint32Array) of the n rows where `predicate` holds. */
+export function positionsWhere(predicate, n) {
+  const out = new Uint32Array(n);
+  let k = 0;
+  for (let i = 0; i < n; i++) if (predicate(i)) out[k++] = i;
+  return out.slice(0, k);
+}
+
+/** Row positions sorted by a numeric or string column (stable; NaN last), descending if asked. */
+export function sortPositions(positions, column, descending) {
+  const out = Array.from(positions);
+  if (!column) return out;
+  const sign = descending ? -1 : 1;
+  out.sort((a, b) => {
+    const va = column[a];
+    const vb = column[b];
+    const na = va == null || Number.isNaN(va);
+    const nb = vb == null || Number.isNaN(vb);
+    if (na || nb) return na === nb ? a - b : na ? 1 : -1;
+    if (va < vb) return -sign;
+    if (va > vb) return sign;
+    return a - b;
+  });
+  return out;
+}
+
+/** Calls `fn` at most once per `wait` ms; the last call of a burst always runs (trailing edge). */
+export function throttle(fn, wait, timers = globalThis) {
+  let last = -Infinity;
+  let pending = null;
+  let handle = null;
+  const run = () => {
+    handle = null;
+    last = Date.now();
+    const args = pending;
+    pending = null;
+    fn(...args);
+  };
+  const throttled = (...args) => {
+    pending = args;
+    if (handle !== null) return;
+    const delay = Math.max(0, last + wait - Date.now());
+    if (delay === 0) run();
+    else handle = timers.setTimeout(run, delay);
+  };
+  throttled.flush = () => {
+    if (handle !== null) {
+      timers.clearTimeout(handle);
+      run();
+    }
+  };
+  return throttled;
+}
+
+function isNumeric(column) {
+  return ArrayBuffer.isView(column) || (column.length > 0 && typeof column[0] === "number");
+}
+
+function normalise(v) {
+  return typeof v === "bigint" ? Number(v) : v;
+}

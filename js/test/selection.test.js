@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isEmptySelection, positionsWhere, predicateFor, sortPositions, throttle } from "../src/selection.js";
+
+const columns = {
+  margin: Float64Array.from([-2, -0.5, 0, 0.5, 3]),
+  loss: Float64Array.from([2.1, 0.9, 0.7, 0.3, 0.01]),
+  label_name: ["cat", "dog", "cat", "bird", "dog"],
+  prediction_name: ["dog", "dog", "cat", "cat", "dog"],
+  correct: [false, true, true, false, true],
+};
+
+test("empty selections select nothing in particular", () => {
+  assert.ok(isEmptySelection(undefined));
+  assert.ok(isEmptySelection({}));
+  assert.equal(predicateFor({}, columns), null);
+});
+
+test("an interval brush over two numeric fields keeps the rows inside both ranges, bounds included", () => {
+  const p = predicateFor({ margin: [0.5, -0.5], loss: [0.3, 1.0] }, columns);
+  assert.deepEqual(Array.from(positionsWhere(p, 5)), [1, 2, 3]);
+});
+
+test("a point selection over two fields matches whole tuples, not each field alone", () => {
+  const value = {
+    vlPoint: { or: [{ label_name: "cat", prediction_name: "dog" }] },
+    label_name: ["cat"],
+    prediction_name: ["dog"],
+  };
+  assert.deepEqual(Array.from(positionsWhere(predicateFor(value, columns), 5)), [0]);
+});
+
+test("categorical intervals and booleans use membership", () => {
+  assert.deepEqual(Array.from(positionsWhere(predicateFor({ label_name: ["dog", "bird"] }, columns), 5)), [1, 3, 4]);
+  assert.deepEqual(Array.from(positionsWhere(predicateFor({ correct: [false] }, columns), 5)), [0, 3]);
+});
+
+test("unknown fields are ignored", () => {
+  assert.equal(predicateFor({ nope: [1, 2] }, columns), null);
+});
+
+test("sorting is stable with NaN last, both directions", () => {
+  const col = Float64Array.from([3, NaN, 1, 3, 2]);
+  assert.deepEqual(sortPositions([0, 1, 2, 3, 4], col, false), [2, 4, 0, 3, 1]);
+  assert.deepEqual(sortPositions([0, 1, 2, 3, 4], col, true), [0, 3, 4, 2, 1]);
+});
+
+test("throttle bounds the calls of a burst and always delivers the last one", () => {
+  const calls = [];
+  const queue = [];
+  const timers = { setTimeout: (fn) => queue.push(fn) && queue.length, clearTimeout: () => {} };
+  const t = throttle((v) => calls.push(v), 1000, timers);
+  for (let i = 0; i < 50; i++) t(i);
+  assert.deepEqual(calls, [0]); // the first call runs at once, the rest wait
+  queue.shift()();
+  assert.deepEqual(calls, [0, 49]); // the final value arrives
+});

@@ -1,0 +1,201 @@
+"""The Explorer in a real JupyterLab: it renders, a mouse brush reaches the kernel, Python selections reach
+the gallery, nothing is fetched from outside localhost, and hostile class names stay text."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Page
+
+EXPLORER_CELLS = [
+    "import difficulty_widget as dw\nfrom difficulty_widget.data import load_digits",
+    "analysis = dw.Analysis.load('demo/analysis.parquet')\n"
+    "explorer = dw.Explorer(analysis, images=load_digits())\n"
+    "changes = []\n"
+    "explorer.on_select(lambda rows: changes.append(len(rows)))\n"
+    "explorer",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_analysis(lab):
+    from difficulty_widget.demo import run_demo
+
+    run_demo("digits", lab.root / "demo", epochs=5, progress=False)
+    return lab.root / "demo" / "analysis.parquet"
+
+
+@pytest.fixture(scope="module")
+def explorer_page(lab, browser, demo_analysis):
+    lab.write_notebook("explorer.ipynb", EXPLORER_CELLS)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = Page(context.new_page(), lab)
+    page.open_lab("explorer.ipynb")
+    page.run_all()
+    page.page.wait_for_selector(".dw-explorer[data-ready='1']", timeout=60_000)
+    kernel = lab.kernel_client("explorer.ipynb")
+    yield page, kernel
+    kernel.close()
+    page.page.screenshot(path=str(lab.root / "explorer.png"))
+    context.close()
+
+
+def gallery_ids(page) -> list[int]:
+    return [int(v) for v in page.page.eval_on_selector_all(".dw-cell", "cells => cells.map(c => c.dataset.id)")]
+
+
+def gallery_total(page) -> int:
+    return int(page.page.get_attribute(".dw-gallery", "data-total"))
+
+
+def test_charts_and_gallery_render_with_thumbnails(explorer_page):
+    page, _ = explorer_page
+    charts = page.page.eval_on_selector_all(".dw-chart", "els => els.map(e => e.dataset.chart)")
+    assert charts[:2] == ["scatter", "confusion"] and any(c.startswith("hist_") for c in charts)
+    assert page.page.locator(".dw-chart canvas").count() == len(charts)
+    assert gallery_total(page) == 1797
+    page.page.wait_for_function("() => document.querySelectorAll('.dw-cell img[src^=\"blob:\"]').length > 10")
+    assert not page.errors, page.errors
+
+
+def test_mouse_brush_on_the_scatter_reaches_the_kernel_and_filters_the_gallery(explorer_page):
+    page, kernel = explorer_page
+    kernel.run("changes.clear()")
+    box = page.page.locator("[data-chart='scatter'] canvas").bounding_box()
+    # drag over the left part of the plot: low confidence, where the hard instances are
+    x0, y0 = box["x"] + 60, box["y"] + 30
+    x1, y1 = box["x"] + box["width"] * 0.55, box["y"] + box["height"] - 60
+    page.page.mouse.move(x0, y0)
+    page.page.mouse.down()
+    for step in range(1, 21):
+        page.page.mouse.move(x0 + (x1 - x0) * step / 20, y0 + (y1 - y0) * step / 20)
+    page.page.mouse.up()
+    page.page.wait_for_timeout(800)
+    selection = kernel.json("None if explorer.selection is None else explorer.selection.tolist()")
+    assert selection, "the brush selected nothing in the kernel"
+    # the brushed data rectangle, read from the chart, selects exactly the rows inside it (float32 as sent)
+    extent = page.page.evaluate(
+        "() => document.querySelector(\"[data-chart='scatter']\").__view.signal('scatter_brush')"
+    )
+    (clo, chi), (mlo, mhi) = sorted(extent["confidence"]), sorted(extent["margin"])
+    as_sent = "analysis.df[{!r}].astype('float32').astype(float)"
+    inside = kernel.json(
+        f"analysis.df.loc[{as_sent.format('confidence')}.between({clo!r}, {chi!r}) & "
+        f"{as_sent.format('margin')}.between({mlo!r}, {mhi!r}), 'id'].tolist()"
+    )
+    assert sorted(inside) == sorted(selection)
+    assert gallery_total(page) == len(selection)
+    assert set(gallery_ids(page)) <= set(selection)
+    if len(selection) <= 20:
+        assert set(gallery_ids(page)) == set(selection)
+    # the kernel saw a bounded number of changes and the last one is the final extent
+    changes = kernel.json("changes")
+    assert 1 <= len(changes) <= 10 and changes[-1] == len(selection)
+    selected = kernel.json("explorer.selected['id'].tolist()")
+    assert selected == sorted(selection)
+
+
+def chart_point(page, chart: str, x_value, y_value) -> tuple[float, float]:
+    """Page coordinates of a data point (band centres for ordinal scales) in one chart, scrolled into view."""
+    page.page.locator(f"[data-chart='{chart}']").scroll_into_view_if_needed()
+    return tuple(page.page.evaluate(
+        """([chart, xv, yv]) => {
+          const box = document.querySelector(`[data-chart='${chart}']`);
+          const view = box.__view, canvas = box.querySelector('canvas').getBoundingClientRect();
+          const [ox, oy] = view.origin(), sx = view.scale('x'), sy = view.scale('y');
+          const half = (s) => (s.bandwidth ? s.bandwidth() / 2 : 0);
+          const cx = sx(xv) + half(sx), cy = sy(yv) + half(sy);
+          const pad = view.padding();
+          return [canvas.x + pad.left + ox + cx, canvas.y + pad.top + oy + cy];
+        }""",
+        [chart, x_value, y_value],
+    ))  # fmt: skip
+
+
+def test_clicking_a_confusion_cell_selects_that_pair(explorer_page):
+    page, kernel = explorer_page
+    label, prediction = kernel.json(
+        "(lambda r: [str(r.label_name), int(r.prediction)])(analysis.df[~analysis.df.correct].iloc[0])"
+    )
+    predicted_name = kernel.json(f"analysis.class_names[{prediction}]")
+    x, y = chart_point(page, "confusion", predicted_name, label)
+    page.page.mouse.click(x, y)
+    page.page.wait_for_timeout(600)
+    df = "analysis.df"
+    want = kernel.json(f"{df}.loc[({df}.label_name == {label!r}) & ({df}.prediction == {prediction}), 'id'].tolist()")
+    assert kernel.json("explorer.selection.tolist()") == sorted(want)
+    assert sorted(gallery_ids(page)) == sorted(want)
+
+
+def test_brushing_a_histogram_selects_the_rows_in_its_range(explorer_page):
+    page, kernel = explorer_page
+    column = kernel.json("explorer.histograms[0]")
+    lo, hi = kernel.json(f"analysis.df[{column!r}].quantile([0.6, 0.995]).tolist()")
+    (x0, y0), (x1, _) = chart_point(page, f"hist_{column}", lo, 0), chart_point(page, f"hist_{column}", hi, 0)
+    page.page.mouse.move(x0, y0 - 20)
+    page.page.mouse.down()
+    page.page.mouse.move(x1, y0 - 20, steps=8)
+    page.page.mouse.up()
+    page.page.wait_for_timeout(600)
+    extent = page.page.evaluate(
+        f"() => document.querySelector(\"[data-chart='hist_{column}']\").__view.signal('hist_{column}')"
+    )
+    a, b = sorted(extent[column])
+    want = kernel.json(
+        f"analysis.df.loc[analysis.df[{column!r}].astype('float32').astype(float).between({a!r}, {b!r}), 'id'].tolist()"
+    )
+    assert want and kernel.json("explorer.selection.tolist()") == sorted(want)
+    assert gallery_total(page) == len(want)
+
+
+def test_select_from_python_updates_the_gallery(explorer_page):
+    page, kernel = explorer_page
+    kernel.run("explorer.select([5, 17, 99])")
+    page.page.wait_for_function("() => document.querySelector('.dw-gallery').dataset.total === '3'")
+    assert sorted(gallery_ids(page)) == [5, 17, 99]
+    kernel.run("explorer.select('label == 3 and split == \"test\"')")
+    want = kernel.json("explorer.selected['id'].tolist()")
+    page.page.wait_for_function(f"() => document.querySelector('.dw-gallery').dataset.total === '{len(want)}'")
+    assert set(gallery_ids(page)) <= set(want)
+    kernel.run("explorer.clear()")
+    page.page.wait_for_function("() => document.querySelector('.dw-gallery').dataset.total === '1797'")
+
+
+def test_clicking_a_thumbnail_sets_focus(explorer_page):
+    page, kernel = explorer_page
+    kernel.run("explorer.select([42, 43])")
+    page.page.wait_for_function("() => document.querySelector('.dw-gallery').dataset.total === '2'")
+    page.page.click(".dw-cell[data-id='43']")
+    page.page.wait_for_selector(".dw-detail[data-focus='43']")
+    assert kernel.json("explorer.focus") == 43
+
+
+def test_no_request_left_localhost(explorer_page):
+    page, _ = explorer_page
+    assert page.outside == []
+
+
+def test_hostile_class_names_are_text(lab, browser):
+    hostile = '<img src=x onerror="window.__pwned=1">'
+    lab.write_notebook(
+        "hostile.ipynb",
+        [
+            "import numpy as np, pandas as pd\nimport difficulty_widget as dw\n"
+            "rng = np.random.default_rng(0)\n"
+            "df = pd.DataFrame({'id': np.arange(20), 'label': np.arange(20) % 2, 'prediction': np.arange(20) % 2,\n"
+            "                   'confidence': rng.random(20), 'margin': rng.normal(size=20), 'loss': rng.random(20)})\n"
+            f"analysis = dw.Analysis.from_dataframe(df, class_names=[{hostile!r}, '<b>bold</b>'])\n"
+            "dw.Explorer(analysis, images=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8))"
+        ],
+    )
+    context = browser.new_context()
+    page = Page(context.new_page(), lab)
+    page.open_lab("hostile.ipynb")
+    page.run_all()
+    page.page.wait_for_selector(".dw-explorer[data-ready='1']", timeout=60_000, state="attached")
+    page.page.screenshot(path=str(lab.root / "hostile.png"))
+    captions = page.page.eval_on_selector_all(".dw-caption", "els => els.map(e => e.textContent)")
+    assert any(hostile in c for c in captions)
+    assert page.page.locator(".dw-explorer b").count() == 0
+    assert page.page.evaluate("() => window.__pwned") is None
+    context.close()

@@ -1,0 +1,214 @@
+"""The Explorer's Python side: selection traits and their binary form, select/selected/callbacks, thumbnail
+requests, and the Vega-Lite specs (named data source, selection params)."""
+
+from __future__ import annotations
+
+import io
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from PIL import Image
+
+from difficulty_widget import Analysis, Explorer
+from difficulty_widget.data import ImageData
+from difficulty_widget.measures import model_scores
+from difficulty_widget.widget import instances
+from difficulty_widget.widget.explorer import _selection_from_json, _selection_to_json
+from difficulty_widget.widget.transport import bytes_to_positions, table_to_ipc
+
+N = 60
+
+
+@pytest.fixture()
+def analysis() -> Analysis:
+    rng = np.random.default_rng(0)
+    labels = np.arange(N) % 3
+    frame = pd.DataFrame({"id": np.arange(100, 100 + N)[::-1], "label": labels})  # ids not in row order
+    frame = pd.concat([frame, model_scores(rng.normal(size=(N, 3)) * 3, labels)], axis=1)
+    return Analysis(frame, ["cat", "dog", "<b>bird</b>"])
+
+
+@pytest.fixture()
+def images() -> np.ndarray:
+    return np.random.default_rng(1).integers(0, 256, (N, 8, 8), dtype=np.uint8)
+
+
+def test_selection_from_ids_mask_and_query(analysis):
+    ex = Explorer(analysis)
+    ex.select([101, 150, 101])
+    assert ex.selection.tolist() == [101, 150]
+    mask = (analysis.df["label"] == 2).to_numpy()
+    ex.select(mask)
+    assert sorted(ex.selection.tolist()) == sorted(analysis.df["id"][mask].tolist())
+    ex.select("loss > 1 and label == 0")
+    want = analysis.df.query("loss > 1 and label == 0")
+    assert set(ex.selection.tolist()) == set(want["id"])
+    pd.testing.assert_frame_equal(ex.selected, want)  # rows in table order
+    ex.clear()
+    assert ex.selection is None and ex.selected.empty
+    ex.select([])
+    assert ex.selection.tolist() == [] and ex.selected.empty
+
+
+def test_bad_selections_raise_value_error(analysis):
+    ex = Explorer(analysis)
+    with pytest.raises(ValueError, match=r"ids not in the analysis: \[5\]"):
+        ex.select([5, 101])
+    with pytest.raises(ValueError, match="boolean mask must have shape"):
+        ex.select(np.ones(3, bool))
+    with pytest.raises(ValueError, match="query"):
+        ex.select("no_such_column > 1")
+    with pytest.raises(ValueError, match="integer instance ids"):
+        ex.selection = [1.5]
+    with pytest.raises(ValueError, match="1-D"):
+        ex.selection = [[101]]
+    assert ex.selection is None
+
+
+def test_callbacks_run_once_per_change_with_the_selected_rows(analysis):
+    ex = Explorer(analysis)
+    seen = []
+    ex.on_select(lambda rows: seen.append(rows["id"].tolist()))
+    ex.select([120, 110])
+    assert seen == [[120, 110]]  # table order: ids descend along the rows
+    ex.select([110, 120])  # the same set: no change, no call
+    assert len(seen) == 1
+    ex.clear()
+    assert seen[-1] == [] and len(seen) == 2
+    callback = ex.on_select(lambda rows: seen.append("second"))
+    ex.on_select(callback, remove=True)
+    ex.select([101])
+    assert seen[-1] == [101]
+
+
+def test_selection_travels_as_uint32_row_positions(analysis):
+    ex = Explorer(analysis)
+    ex.select([159, 100])  # row 0 has id 159, the last row id 100
+    wire = _selection_to_json(ex.selection, ex)
+    assert isinstance(wire, memoryview) and len(wire) == 8
+    assert sorted(bytes_to_positions(wire).tolist()) == [0, N - 1]
+    assert _selection_from_json(np.array([0, 2], "<u4").tobytes(), ex).tolist() == [159, 157]
+    assert _selection_to_json(None, ex) is None and _selection_from_json(None, ex) is None
+    with pytest.raises(ValueError, match="beyond the table"):
+        _selection_from_json(np.array([N], "<u4").tobytes(), ex)
+    # a change arriving from the front-end runs the callbacks too
+    seen = []
+    ex.on_select(lambda rows: seen.append(len(rows)))
+    ex.set_state({"selection": np.array([1, 2, 3], "<u4").tobytes()})
+    assert seen == [3] and ex.selection.tolist() == [156, 157, 158]
+
+
+def test_table_is_sent_once_as_compact_arrow(analysis):
+    ex = Explorer(analysis)
+    table = pa.ipc.open_stream(ex._table).read_all()
+    assert table.column_names[:3] == ["id", "label", "split"]
+    assert {"prediction", "correct", "confidence", "margin", "loss"} <= set(table.column_names)
+    assert table.schema.field("confidence").type == pa.float32()
+    assert table.schema.field("id").type == pa.int32()
+    np.testing.assert_allclose(table["loss"].to_numpy(), analysis.df["loss"].to_numpy(), rtol=1e-6)
+    inline_json = analysis.df[table.column_names].to_json(orient="records").encode()
+    assert len(ex._table) < len(inline_json) / 3
+    assert all("values" not in s["spec"].get("data", {}) for s in ex._specs)
+
+
+def params(spec: dict) -> dict:
+    """Every selection param of a spec (Altair may hoist them from layers to the top), name -> select."""
+    found = {p["name"]: p["select"] for p in spec.get("params", []) if "select" in p}
+    for sub in spec.get("layer", []):
+        found.update(params(sub))
+    return found
+
+
+def test_specs_use_the_named_source_and_carry_selection_params(analysis):
+    ex = Explorer(analysis, histograms=["loss", "entropy"])
+    specs = {s["id"]: s["spec"] for s in ex._specs}
+    assert list(specs) == ["scatter", "confusion", "hist_loss", "hist_entropy"]
+    for spec in specs.values():
+        assert spec["data"] == {"name": "instances"} and "$schema" not in spec
+    assert specs["scatter"]["params"][0] == {"name": "scatter_brush", "select": {"type": "interval"}}
+    assert specs["scatter"]["encoding"]["x"]["field"] == "confidence"
+    assert specs["scatter"]["encoding"]["y"]["title"] == "margin (← harder)"
+    assert params(specs["confusion"])["confusion_cell"]["fields"] == ["label_name", "prediction_name"]
+    assert params(specs["hist_loss"])["hist_loss"] == {"type": "interval", "encodings": ["x"]}
+    assert "layer" not in specs["hist_loss"]  # one layer: a drag may start on any bar
+    ex.x, ex.color = "entropy", "label"
+    scatter = next(s["spec"] for s in ex._specs if s["id"] == "scatter")
+    assert scatter["encoding"]["x"]["field"] == "entropy" and scatter["encoding"]["color"]["field"] == "label_name"
+
+
+def test_user_charts_must_use_the_named_source(analysis):
+    ex = Explorer(analysis)
+    mine = (
+        alt.Chart(instances())
+        .mark_bar()
+        .encode(x="label_name:N", y="count()")
+        .add_params(alt.selection_point(name="my_click", fields=["label_name"]))
+    )
+    ex.add_chart(mine)
+    assert "my_click" in params(ex._specs[-1]["spec"])
+    ex.x = "loss"  # rebuilding our charts keeps the user's
+    assert "my_click" in params(ex._specs[-1]["spec"])
+    with pytest.raises(ValueError, match="named data source"):
+        ex.add_chart(alt.Chart(pd.DataFrame({"a": [1]})).mark_point().encode(x="a"))
+
+
+def test_bad_arguments(analysis):
+    with pytest.raises(ValueError, match="numeric column"):
+        Explorer(analysis, x="label_name")
+    with pytest.raises(ValueError, match="histogram column"):
+        Explorer(analysis, histograms=["nope"])
+    with pytest.raises(ValueError, match="must be an Analysis"):
+        Explorer([1, 2, 3])
+    with pytest.raises(ValueError, match="images has 3 entries"):
+        Explorer(analysis, images=np.zeros((3, 8, 8), np.uint8))
+
+
+def test_thumbnail_requests_are_answered_with_pngs_of_the_right_rows(analysis, images):
+    ex = Explorer(analysis, images=images, thumb_size=16)
+    replies = []
+    ex.send = lambda content, buffers=None: replies.append((content, buffers))
+    ex._on_message(ex, {"type": "thumbnails", "positions": [3, 0, 999]}, [])
+    content, buffers = replies[0]
+    assert content == {"type": "thumbnails", "positions": [3, 0]}
+    decoded = np.asarray(Image.open(io.BytesIO(buffers[0])))
+    np.testing.assert_array_equal(decoded, np.repeat(np.repeat(images[3], 2, 0), 2, 1))
+    ex._on_message(ex, {"type": "something else"}, [])
+    assert len(replies) == 1
+
+
+def test_images_from_image_data_are_matched_by_id(analysis, images):
+    ids = analysis.df["id"].to_numpy()
+    shuffled = np.random.default_rng(2).permutation(N)
+    data = ImageData(images[shuffled], analysis.df["label"].to_numpy()[shuffled], ["a", "b", "c"], ids=ids[shuffled])
+    ex = Explorer(analysis, images=data, thumb_size=8)
+    replies = []
+    ex.send = lambda content, buffers=None: replies.append(buffers)
+    ex._on_message(ex, {"type": "thumbnails", "positions": [5]}, [])
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(replies[0][0]))), images[5])
+
+
+def test_images_from_paths_and_torch_datasets(analysis, images, tmp_path):
+    import torch
+    from torch.utils.data import TensorDataset
+
+    paths = []
+    for i in range(N):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(images[i]).save(paths[-1])
+    for source in (paths, TensorDataset(torch.from_numpy(images).float().unsqueeze(1) / 255, torch.zeros(N))):
+        ex = Explorer(analysis, images=source, thumb_size=8)
+        replies = []
+        ex.send = lambda content, buffers=None, replies=replies: replies.append(buffers)
+        ex._on_message(ex, {"type": "thumbnails", "positions": [7]}, [])
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(replies[0][0]))), images[7])
+
+
+def test_an_explorer_without_predictions_or_images(analysis):
+    own = Analysis.from_dataframe(pd.DataFrame({"id": [1, 2, 3], "label": [0, 1, 1], "score": [0.1, 0.5, 0.9],
+                                                "other": [3.0, 2.0, 1.0]}))  # fmt: skip
+    ex = Explorer(own, x="score", y="other", color=None)
+    assert [s["id"] for s in ex._specs] == ["scatter"] and not ex.has_images
+    assert table_to_ipc(own.df)  # encodes
