@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=None, help="training epochs (default: 20 digits, 2 fashion)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    demo.add_argument("--open", action="store_true", help="then write explore.ipynb and open it in JupyterLab")
     commands.add_parser("measures", help="print the table of registered measures (Markdown)")
     return parser
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import main_demo
 
         try:
-            return main_demo(args.dataset, args.out, args.epochs, args.seed, not args.no_progress)
+            return main_demo(args.dataset, args.out, args.epochs, args.seed, not args.no_progress, args.open)
         except DatasetNotFoundError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

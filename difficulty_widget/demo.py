@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -71,10 +74,49 @@ def format_summary(analysis: Analysis, n: int = 10) -> str:
     return "\n".join(lines)
 
 
-def main_demo(dataset: str, out: str, epochs: int | None, seed: int, progress: bool) -> int:
+EXPLORE_CELLS = [
+    "# Explore the demo's difficulty scores\n\n"
+    "Brush the scatter plot or a histogram, or click a cell of the confusion matrix: the gallery shows those "
+    "images and `explorer.selected` holds their rows. Select from Python with `explorer.select(...)`.",
+    "import difficulty_widget as dw\nfrom difficulty_widget.data import {loader}\n\n"
+    "analysis = dw.Analysis.load('analysis.parquet')\n"
+    "explorer = dw.Explorer(analysis, images={loader}({loader_args}))\nexplorer",
+    "# the confident-but-wrong corner, from Python:\n"
+    "explorer.select('~correct and confidence > 0.8')\nexplorer.selected.head()",
+]
+
+
+def write_explore_notebook(out: str | Path, dataset: str) -> Path:
+    """Write ``out/explore.ipynb``: load the saved analysis and display the Explorer with the images."""
+    import nbformat
+
+    loader, loader_args = ("load_digits", "") if dataset == "digits" else ("load_fashion_mnist", "'all'")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(EXPLORE_CELLS[0])] + [
+        nbformat.v4.new_code_cell(src.format(loader=loader, loader_args=loader_args)) for src in EXPLORE_CELLS[1:]
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = Path(out) / "explore.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def lab_command(notebook: Path) -> list[str]:
+    """The command that starts JupyterLab on ``notebook`` (``--allow-root`` when run as root)."""
+    command = [sys.executable, "-m", "jupyterlab", notebook.name]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
+def main_demo(dataset: str, out: str, epochs: int | None, seed: int, progress: bool, open_lab: bool = False) -> int:
     started = time.perf_counter()
     analysis, path = run_demo(dataset, out, epochs=epochs, seed=seed, progress=progress)
     print(format_summary(analysis))
     print(f"\nsaved {path} in {time.perf_counter() - started:.1f} s")
     print(f"open it in Python: difficulty_widget.Analysis.load({str(path)!r})")
+    if open_lab:
+        notebook = write_explore_notebook(out, dataset)
+        print(f"wrote {notebook}; starting JupyterLab on it (Ctrl-C to stop)")
+        return subprocess.call(lab_command(notebook), cwd=notebook.parent)
     return 0

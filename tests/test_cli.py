@@ -44,3 +44,22 @@ def test_measures_command_and_usage_errors(tmp_path):
     assert done.returncode == 0 and "| `margin` | model | low |" in done.stdout
     bad = run_cli("demo", "--dataset", "imagenet", cwd=tmp_path)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_demo_open_writes_a_notebook_that_runs_and_starts_jupyterlab_on_it(tmp_path, monkeypatch):
+    import nbclient
+    import nbformat
+
+    from difficulty_widget import cli, demo
+
+    started = []
+    monkeypatch.setattr(demo.subprocess, "call", lambda cmd, cwd: started.append((cmd, cwd)) or 0)
+    assert cli.main(["demo", "--out", str(tmp_path), "--epochs", "2", "--no-progress", "--open"]) == 0
+    ((command, cwd),) = started
+    assert command[1:4] == ["-m", "jupyterlab", "explore.ipynb"] and cwd == tmp_path
+    nb = nbformat.read(tmp_path / "explore.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    widget_views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widget_views) == 1  # the Explorer was displayed
