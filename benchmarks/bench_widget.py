@@ -46,6 +46,15 @@ LATENCY_PROBE = """() => {
 }"""
 
 
+PIXELS = """(points) => {
+  const box = document.querySelector("[data-chart='scatter']"), view = box.__view;
+  const canvas = box.querySelector("canvas:not(.dw-points)").getBoundingClientRect();
+  const [ox, oy] = view.origin(), pad = view.padding();
+  const sx = view.scale("x"), sy = view.scale("y");
+  return points.map(([x, y]) => [canvas.x + pad.left + ox + sx(x), canvas.y + pad.top + oy + sy(y)]);
+}"""
+
+
 def synthetic_analysis(n: int, seed: int = 0) -> tuple[Analysis, np.ndarray]:
     """N instances, 10 classes, model scores from noisy logits plus extra score columns (10 scores in all)."""
     rng = np.random.default_rng(seed)
@@ -82,12 +91,14 @@ def measure(n: int) -> dict[str, float]:
             page.wait_for_function("() => window.__rendered !== undefined", timeout=600_000)
             rendered = page.evaluate("window.__rendered")
             page.evaluate(LATENCY_PROBE)
-            box = page.locator("[data-chart='scatter'] canvas").bounding_box()
-            x0, y0 = box["x"] + 70, box["y"] + 40
-            page.mouse.move(x0, y0)
+            # drag from the dense middle of the data outwards, so that every move changes the selection
+            q = analysis.df[["confidence", "margin"]].quantile([0.2, 0.8])
+            start, end = page.evaluate(PIXELS, [[q.confidence[0.2], q.margin[0.8]], [q.confidence[0.8], q.margin[0.2]]])
+            page.mouse.move(*start)
             page.mouse.down()
             for step in range(1, 41):
-                page.mouse.move(x0 + 6 * step, y0 + 5 * step)
+                t = step / 40
+                page.mouse.move(start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t)
                 page.wait_for_timeout(30)
             page.mouse.up()
             page.wait_for_timeout(1500)

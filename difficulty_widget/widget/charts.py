@@ -28,20 +28,37 @@ def instances() -> alt.Data:
 
 
 def scatter(
-    df: pd.DataFrame, x: str, y: str, color: str = "correct", *, width: int = 360, height: int = 280
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    color: str | None = "correct",
+    *,
+    points: str = "vega",
+    width: int = 360,
+    height: int = 280,
 ) -> alt.Chart:
-    """A scatter of two scores with an interval brush (``scatter_brush``); unselected points fade."""
+    """A scatter of two scores with an interval brush (``scatter_brush``); unselected points fade.
+
+    ``points="vega"`` draws one Vega mark per instance (with tooltips). ``points="canvas"`` is for tens of
+    thousands of instances: Vega then draws only the axes, legend and brush, on fixed scale domains, and the
+    front-end paints the points beneath it on a plain canvas (named in ``usermeta``), so that moving the
+    brush does not redraw every point.
+    """
     for name, column in (("x", x), ("y", y)):
         if column not in df.columns or not pd.api.types.is_numeric_dtype(df[column].dtype):
             raise ValueError(f"{name}={column!r} must name a numeric column of the analysis")
+    if points not in ("vega", "canvas"):
+        raise ValueError(f'points must be "vega" or "canvas", got {points!r}')
+    on_canvas = points == "canvas"
     brush = alt.selection_interval(name="scatter_brush")
-    return (
+    color_channel = color_encoding(df, color, explicit_domain=on_canvas)
+    chart = (
         alt.Chart(instances(), width=width, height=height, title=f"{y} vs {x}")
         .mark_circle(size=14)
         .encode(
-            x=alt.X(f"{x}:Q", title=axis_title(x), scale=alt.Scale(zero=False)),
-            y=alt.Y(f"{y}:Q", title=axis_title(y), scale=alt.Scale(zero=False)),
-            color=color_encoding(df, color),
+            x=alt.X(f"{x}:Q", title=axis_title(x), scale=_axis_scale(df, x, on_canvas)),
+            y=alt.Y(f"{y}:Q", title=axis_title(y), scale=_axis_scale(df, y, on_canvas)),
+            color=color_channel,
             opacity=alt.condition(SELECTED, alt.value(0.8), alt.value(0.05)),
             tooltip=[
                 alt.Tooltip("id:Q"),
@@ -53,10 +70,29 @@ def scatter(
         )
         .add_params(brush)
     )
+    if on_canvas:
+        field = {"label": "label_name", "prediction": "prediction_name"}.get(color, color) if color else None
+        chart = chart.transform_filter("false").properties(
+            background="transparent", usermeta={"dw_points": {"x": x, "y": y, "color": field}}
+        )
+    return chart
 
 
-def color_encoding(df: pd.DataFrame, color: str | None) -> alt.Color | alt.ColorValue:
-    """Colour by correctness, class (``label_name`` / ``prediction_name``), a category or a score."""
+def _axis_scale(df: pd.DataFrame, column: str, explicit: bool) -> alt.Scale:
+    if not explicit:
+        return alt.Scale(zero=False)
+    values = df[column].to_numpy(dtype=float)
+    finite = values[pd.notna(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    pad = (high - low) * 0.02 or 0.5
+    return alt.Scale(domain=[low - pad, high + pad], nice=False, zero=False)
+
+
+def color_encoding(df: pd.DataFrame, color: str | None, *, explicit_domain: bool = False) -> alt.Color | alt.ColorValue:
+    """Colour by correctness, class (``label_name`` / ``prediction_name``), a category or a score.
+
+    ``explicit_domain`` writes the scale's domain from the table (needed when Vega draws no marks).
+    """
     if color is None:
         return alt.value(HIGHLIGHT)
     if color == "correct":
@@ -65,13 +101,17 @@ def color_encoding(df: pd.DataFrame, color: str | None) -> alt.Color | alt.Color
         return alt.Color("correct:N", scale=alt.Scale(domain=[True, False], range=["#4c78a8", "#e45756"]))
     if color in ("label_name", "prediction_name", "label", "prediction"):
         field = {"label": "label_name", "prediction": "prediction_name"}.get(color, color)
-        return alt.Color(f"{field}:N", title=field.replace("_name", ""))
+        names = list(df["label_name"].cat.categories) if explicit_domain else alt.Undefined
+        scale = alt.Scale(domain=names) if explicit_domain else alt.Undefined
+        return alt.Color(f"{field}:N", title=field.replace("_name", ""), scale=scale)
     if color not in df.columns:
         raise ValueError(f"color={color!r} is not a column of the analysis")
     dtype = df[color].dtype
     if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
-        return alt.Color(f"{color}:N")
-    return alt.Color(f"{color}:Q", title=axis_title(color), scale=alt.Scale(scheme="viridis"))
+        domain = sorted(df[color].dropna().unique().tolist()) if explicit_domain else alt.Undefined
+        return alt.Color(f"{color}:N", scale=alt.Scale(domain=domain) if explicit_domain else alt.Undefined)
+    domain = [float(df[color].min()), float(df[color].max())] if explicit_domain else alt.Undefined
+    return alt.Color(f"{color}:Q", title=axis_title(color), scale=alt.Scale(scheme="viridis", domain=domain))
 
 
 def histogram(df: pd.DataFrame, column: str, *, bins: int = 40, width: int = 230, height: int = 110) -> alt.Chart:

@@ -84,6 +84,8 @@ class Explorer(anywidget.AnyWidget):
     """
 
     _esm = BUNDLE if BUNDLE.exists() else _MISSING_BUNDLE
+    #: Above this many instances the scatter's points are painted on a canvas beneath Vega (see charts.scatter).
+    vega_points_max = 10_000
 
     _table = traitlets.Bytes(b"").tag(sync=True)
     _specs = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -234,7 +236,9 @@ class Explorer(anywidget.AnyWidget):
         df = self.analysis.df
         specs = []
         if self.x in df.columns and self.y in df.columns:
-            specs.append({"id": "scatter", "spec": charts.to_spec(charts.scatter(df, self.x, self.y, self.color))})
+            points = "canvas" if len(df) > self.vega_points_max else "vega"
+            scatter = charts.scatter(df, self.x, self.y, self.color, points=points)
+            specs.append({"id": "scatter", "spec": charts.to_spec(scatter)})
         elif self.x or self.y:
             raise ValueError(f"x={self.x!r} and y={self.y!r} must both be columns of the analysis")
         if "prediction" in df.columns:

@@ -1,6 +1,6 @@
 // A virtualised thumbnail gallery: only the visible cells exist in the DOM; thumbnails are asked from the
 // kernel for the cells about to show and cached as object URLs. Every user string is set as text.
-import { sortPositions } from "./selection.js";
+import { filterRanked, sortPositions } from "./selection.js";
 
 const CAPTION_LINES = 2;
 const LINE_PX = 12;
@@ -12,9 +12,11 @@ export class Gallery {
     this.model = model;
     this.table = table;
     this.onFocus = onFocus;
-    this.positions = null; // null = everything
+    this.flags = null; // Uint8Array of selected rows, or null = everything
     this.order = [];
+    this.rankings = new Map(); // column -> all row positions sorted ascending by it (computed once)
     this.urls = new Map(); // position -> object URL
+    this.cells = new Map(); // position -> cell element, for the visible cells
     this.requested = new Set();
     this.root = el("div", "dw-gallery");
     this.toolbar = el("div", "dw-toolbar");
@@ -72,20 +74,27 @@ export class Gallery {
     this.toolbar.append(sortLabel, this.direction, captionLabel, this.total);
   }
 
-  setPositions(positions) {
-    this.positions = positions;
+  setSelection(flags) {
+    this.flags = flags;
     this.refresh();
   }
 
+  ranking(column, descending) {
+    const key = `${column}:${descending}`;
+    if (!this.rankings.has(key)) {
+      const all = Array.from({ length: this.table.n }, (_, i) => i);
+      this.rankings.set(key, Uint32Array.from(sortPositions(all, this.table.columns[column], descending)));
+    }
+    return this.rankings.get(key);
+  }
+
   refresh() {
-    const all = this.positions === null;
-    const base = all ? Array.from({ length: this.table.n }, (_, i) => i) : this.positions;
     const sortBy = this.model.get("sort_by");
     const descending = this.model.get("sort_descending");
     this.sortSelect.value = sortBy;
     this.captionSelect.value = this.model.get("caption_score");
     this.direction.textContent = descending ? "↓ descending" : "↑ ascending";
-    this.order = sortPositions(base, this.table.columns[sortBy], descending);
+    this.order = filterRanked(this.ranking(sortBy, descending), this.flags);
     this.total.textContent = `${this.order.length} shown`;
     this.root.dataset.total = String(this.order.length);
     this.scroll.style.height = `${this.model.get("gallery_height")}px`;
@@ -111,45 +120,59 @@ export class Gallery {
     const lastRow = Math.min(rows, Math.ceil((top + height) / cellH) + 1);
     const start = firstRow * perRow;
     const stop = Math.min(this.order.length, lastRow * perRow);
-    const cells = [];
-    const focus = this.model.get("focus");
     const captionScore = this.model.get("caption_score");
+    if (captionScore !== this.captionShown) {
+      this.cells.clear(); // captions changed: build cells anew
+      this.captionShown = captionScore;
+    }
+    const cells = [];
+    const kept = new Map();
     for (let k = start; k < stop; k++) {
       const position = this.order[k];
-      const cell = this.cell(position, captionScore, focus);
+      const cell = this.cells.get(position) || this.cell(position, captionScore);
       cell.style.left = `${(k % perRow) * cellW}px`;
       cell.style.top = `${Math.floor(k / perRow) * cellH}px`;
       cell.style.width = `${cellW - 2}px`;
       cell.style.height = `${cellH - 2}px`;
       cells.push(cell);
+      kept.set(position, cell);
     }
+    this.cells = kept; // only the visible cells stay alive
     this.spacer.replaceChildren(...cells);
+    this.markFocus();
     // ask for the visible thumbnails and the next screenful
     const ahead = Math.min(this.order.length, stop + (lastRow - firstRow) * perRow);
     this.request(this.order.slice(start, ahead));
   }
 
-  cell(position, captionScore, focus) {
+  markFocus() {
+    const focus = this.model.get("focus");
+    for (const [position, cell] of this.cells) {
+      cell.classList.toggle("dw-focused", this.table.columns.id[position] === focus);
+    }
+  }
+
+  image(position) {
+    const url = this.urls.get(position);
+    if (!url) {
+      const ph = el("div", "dw-placeholder");
+      ph.style.width = ph.style.height = `${this.size}px`;
+      return ph;
+    }
+    const img = document.createElement("img");
+    img.src = url;
+    img.width = this.size;
+    img.height = this.size;
+    img.style.objectFit = "contain";
+    return img;
+  }
+
+  cell(position, captionScore) {
     const c = this.table.columns;
     const cell = el("div", "dw-cell");
     const id = c.id[position];
     cell.dataset.id = String(id);
-    if (focus === id) cell.classList.add("dw-focused");
-    if (this.model.get("has_images")) {
-      const url = this.urls.get(position);
-      if (url) {
-        const img = document.createElement("img");
-        img.src = url;
-        img.width = this.size;
-        img.height = this.size;
-        img.style.objectFit = "contain";
-        cell.appendChild(img);
-      } else {
-        const ph = el("div", "dw-placeholder");
-        ph.style.width = ph.style.height = `${this.size}px`;
-        cell.appendChild(ph);
-      }
-    }
+    if (this.model.get("has_images")) cell.appendChild(this.image(position));
     const correct = c.correct ? c.correct[position] : true;
     const names = this.model.get("_class_names");
     const predicted = c.prediction ? names[c.prediction[position]] : null;
@@ -165,7 +188,7 @@ export class Gallery {
 
   request(positions) {
     if (!this.model.get("has_images")) return;
-    const missing = positions.filter((p) => !this.urls.has(p) && !this.requested.has(p));
+    const missing = Array.from(positions).filter((p) => !this.urls.has(p) && !this.requested.has(p));
     if (missing.length === 0) return;
     for (const p of missing) this.requested.add(p);
     this.model.send({ type: "thumbnails", positions: missing });
@@ -177,9 +200,10 @@ export class Gallery {
       const blob = new Blob([buffers[k]], { type: "image/png" });
       this.urls.set(p, URL.createObjectURL(blob));
       this.requested.delete(p);
+      const cell = this.cells.get(p); // swap the placeholder of a visible cell in place
+      if (cell && cell.firstChild && cell.firstChild.tagName !== "IMG") cell.replaceChild(this.image(p), cell.firstChild);
     });
-    this.draw();
-    this.showFocus();
+    if (msg.positions.includes(this.positionOf.get(this.model.get("focus")))) this.showFocus();
   }
 
   showFocus() {
@@ -188,7 +212,7 @@ export class Gallery {
     this.detail.replaceChildren();
     if (focus === null || focus === undefined) {
       this.detail.appendChild(el("div", "dw-hint", "Click a thumbnail to see all of its scores."));
-      this.draw();
+      this.markFocus();
       return;
     }
     const position = this.positionOf.get(focus);
@@ -211,7 +235,7 @@ export class Gallery {
     }
     this.detail.dataset.focus = String(focus);
     this.detail.appendChild(table);
-    this.draw();
+    this.markFocus();
   }
 
   dispose() {

@@ -5,12 +5,13 @@ import { changeset, parse, View } from "vega";
 import { compile } from "vega-lite";
 import { Handler } from "vega-tooltip";
 import { Gallery } from "./gallery.js";
-import { isEmptySelection, positionsWhere, predicateFor, throttle } from "./selection.js";
+import { PointsLayer } from "./points.js";
+import { debounce, isEmptySelection, positionsWhere, predicateFor, throttle } from "./selection.js";
 import { STYLE } from "./style.js";
 
 const DATA = "instances";
 const SEND_EVERY_MS = 120;
-const HIGHLIGHT_EVERY_MS = 60;
+const HIGHLIGHT_AFTER_MS = 250; // re-highlight every chart once a gesture pauses, not on every mouse move
 
 /** Decode the Arrow IPC table into columns (typed arrays or JS arrays) and Vega row objects. */
 export function decodeTable(view, classNames) {
@@ -70,6 +71,9 @@ async function render({ model, el: root }) {
     views: [],
     disposed: false,
     sending: false,
+    active: null, // the chart of the current gesture
+    flags: null, // Uint8Array: 1 = selected (all 1 when nothing is selected)
+    shown: null, // the flags the charts last drew
   };
   const header = el("div", "dw-header");
   const count = el("span", "dw-count");
@@ -96,14 +100,17 @@ async function render({ model, el: root }) {
     }
     model.save_changes();
   }, SEND_EVERY_MS);
-  const highlight = throttle((positions) => applyHighlight(state, positions), HIGHLIGHT_EVERY_MS);
+  const highlightLater = debounce(() => applyHighlight(state), HIGHLIGHT_AFTER_MS);
 
-  const show = (positions) => {
+  // Show a selection: the gallery at once, the charts' highlight at once or when the gesture pauses.
+  const show = (positions, { now = true } = {}) => {
     const n = state.table.n;
+    state.flags = flagsOf(positions, n);
     count.textContent = positions === null ? `${n} instances, none selected` : `${positions.length} of ${n} selected`;
     root.dataset.selectedCount = positions === null ? "" : String(positions.length);
-    gallery.setPositions(positions);
-    highlight(positions);
+    gallery.setSelection(positions === null ? null : state.flags);
+    if (now) applyHighlight(state);
+    else highlightLater();
   };
 
   // A gesture in one chart: that chart's selection becomes the selection, other charts' brushes are cleared.
@@ -111,8 +118,9 @@ async function render({ model, el: root }) {
     if (entry.clearing || state.disposed) return;
     const predicate = predicateFor(value, state.table.columns);
     const positions = isEmptySelection(value) || !predicate ? null : positionsWhere(predicate, state.table.n);
-    clearBrushes(state, entry.view);
-    show(positions);
+    if (state.active !== entry) clearBrushes(state, entry.view); // once per gesture, not per mouse move
+    state.active = entry;
+    show(positions, { now: false });
     sendSelection(positions);
   };
 
@@ -128,16 +136,21 @@ async function render({ model, el: root }) {
       const view = new View(parse(compile(spec).spec), { renderer: "canvas", container: box, hover: true });
       view.tooltip(new Handler().call); // vega-tooltip escapes HTML in values
       box.__view = view; // for tests and power users: the Vega view of this chart
-      view.change(DATA, changeset().insert(state.table.rows));
       const entry = { id, view, params: selectionParams(spec), clearing: false, queue: Promise.resolve() };
+      const points = spec.usermeta && spec.usermeta.dw_points;
+      if (points) entry.points = new PointsLayer(box, view, points, state.table);
+      else view.change(DATA, changeset().insert(state.table.rows)); // a points layer's view draws no rows
       for (const name of entry.params) view.addSignalListener(name, (_, value) => onGesture(entry, value));
       state.views.push(entry);
       await view.runAsync();
+      if (entry.points) entry.points.draw(state.flags);
     }
-    applyHighlight(state, positionsFromTrait(model.get("selection")));
+    state.shown = null;
+    applyHighlight(state);
   };
 
   clearButton.addEventListener("click", () => {
+    state.active = null;
     clearBrushes(state, null);
     show(null);
     sendSelection(null);
@@ -146,6 +159,7 @@ async function render({ model, el: root }) {
   model.on("change:selection", () => {
     if (state.sending) return;
     // A selection set from Python: clear every brush and show it.
+    state.active = null;
     clearBrushes(state, null);
     show(positionsFromTrait(model.get("selection")));
   });
@@ -167,15 +181,30 @@ async function render({ model, el: root }) {
   };
 }
 
-function applyHighlight(state, positions) {
-  const n = state.table.n;
+function flagsOf(positions, n) {
   const flags = new Uint8Array(n);
   if (positions === null) flags.fill(1);
   else for (const p of positions) flags[p] = 1;
+  return flags;
+}
+
+/** Write the selection flags into the rows (`_sel`) and let every chart redraw, once per new selection. */
+function applyHighlight(state) {
+  const flags = state.flags;
+  if (!flags || flags === state.shown) return;
+  state.shown = flags;
   const rows = state.table.rows;
-  for (let i = 0; i < n; i++) rows[i]._sel = flags[i];
+  let changed = false;
+  for (let i = 0; i < rows.length; i++) {
+    if (rows[i]._sel !== flags[i]) {
+      rows[i]._sel = flags[i];
+      changed = true;
+    }
+  }
+  if (!changed) return;
   for (const entry of state.views) {
-    enqueue(entry, (view) => view.change(DATA, changeset().modify(() => true, "_sel", (t) => flags[t._i])));
+    if (entry.points) entry.points.draw(flags); // Vega draws no points here: nothing to modify
+    else enqueue(entry, (view) => view.change(DATA, changeset().modify(() => true, "_sel", (t) => flags[t._i])));
   }
 }
 

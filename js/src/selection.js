@@ -64,6 +64,29 @@ export function sortPositions(positions, column, descending) {
   return out;
 }
 
+/** Calls `fn` once, `wait` ms after the last of a burst of calls. */
+export function debounce(fn, wait, timers = globalThis) {
+  let handle = null;
+  return (...args) => {
+    if (handle !== null) timers.clearTimeout(handle);
+    handle = timers.setTimeout(() => {
+      handle = null;
+      fn(...args);
+    }, wait);
+  };
+}
+
+/** Row positions in the order of `ranking` (all rows, pre-sorted) that are flagged (or all if flags is null). */
+export function filterRanked(ranking, flags) {
+  if (flags === null) return ranking;
+  let k = 0;
+  for (let i = 0; i < ranking.length; i++) if (flags[ranking[i]]) k++;
+  const out = new Uint32Array(k);
+  k = 0;
+  for (let i = 0; i < ranking.length; i++) if (flags[ranking[i]]) out[k++] = ranking[i];
+  return out;
+}
+
 /** Calls `fn` at most once per `wait` ms; the last call of a burst always runs (trailing edge). */
 export function throttle(fn, wait, timers = globalThis) {
   let last = -Infinity;

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isEmptySelection, positionsWhere, predicateFor, sortPositions, throttle } from "../src/selection.js";
+import {
+  debounce,
+  filterRanked,
+  isEmptySelection,
+  positionsWhere,
+  predicateFor,
+  sortPositions,
+  throttle,
+} from "../src/selection.js";
 
 const columns = {
   margin: Float64Array.from([-2, -0.5, 0, 0.5, 3]),
@@ -54,4 +62,21 @@ test("throttle bounds the calls of a burst and always delivers the last one", ()
   assert.deepEqual(calls, [0]); // the first call runs at once, the rest wait
   queue.shift()();
   assert.deepEqual(calls, [0, 49]); // the final value arrives
+});
+
+test("filtering a precomputed ranking keeps its order", () => {
+  const ranking = Uint32Array.from([4, 2, 0, 3, 1]);
+  assert.deepEqual(Array.from(filterRanked(ranking, Uint8Array.from([1, 0, 1, 0, 1]))), [4, 2, 0]);
+  assert.equal(filterRanked(ranking, null), ranking);
+});
+
+test("debounce runs once, after the burst", () => {
+  const calls = [];
+  let pending = null;
+  const timers = { setTimeout: (fn) => (pending = fn), clearTimeout: () => (pending = null) };
+  const d = debounce((v) => calls.push(v), 100, timers);
+  for (let i = 0; i < 10; i++) d(i);
+  assert.deepEqual(calls, []);
+  pending();
+  assert.deepEqual(calls, [9]);
 });
