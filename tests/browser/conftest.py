@@ -133,6 +133,7 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
         "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
         f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
         "--ServerApp.disable_check_xsrf=True", "--LabApp.expose_app_in_browser=True",
+        "--JupyterNotebookApp.expose_app_in_browser=True",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
     ]  # fmt: skip
@@ -185,12 +186,17 @@ class Page:
                 route.abort()
 
         page.route("**/*", guard)
-        page.on("pageerror", lambda err: self.errors.append(str(err)))
+        page.on("pageerror", lambda err: self.errors.append(f"{err}\n{err.stack}"))
 
     def open_lab(self, notebook: str) -> None:
         # a workspace of its own, reset: no tab restored from an earlier page
         workspace = Path(notebook).stem
         self.page.goto(self.lab.url(f"lab/workspaces/{workspace}/tree/{notebook}?reset"))
+        self.page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        self.wait_idle()
+
+    def open_notebook7(self, notebook: str) -> None:
+        self.page.goto(self.lab.url(f"notebooks/{notebook}"))
         self.page.wait_for_selector(".jp-Notebook", timeout=60_000)
         self.wait_idle()
 
