@@ -212,3 +212,16 @@ def test_an_explorer_without_predictions_or_images(analysis):
     ex = Explorer(own, x="score", y="other", color=None)
     assert [s["id"] for s in ex._specs] == ["scatter"] and not ex.has_images
     assert table_to_ipc(own.df)  # encodes
+
+
+def test_very_large_tables_bin_histograms_and_confusion_in_the_browser(analysis, monkeypatch):
+    monkeypatch.setattr(Explorer, "aggregate_above", 10)
+    monkeypatch.setattr(Explorer, "vega_points_max", 10)
+    ex = Explorer(analysis, histograms=["loss"])
+    specs = {s["id"]: s["spec"] for s in ex._specs}
+    assert specs["scatter"]["usermeta"]["dw_points"] == {"x": "confidence", "y": "margin", "color": "correct"}
+    assert specs["confusion"]["data"] == {"name": "confusion_counts"} and specs["confusion"]["usermeta"]
+    edges = specs["hist_loss"]["usermeta"]["dw_bins"]["edges"]
+    assert specs["hist_loss"]["data"] == {"name": "bins_loss"} and len(edges) == 41
+    assert edges[0] == analysis.df["loss"].min() and edges[-1] == pytest.approx(analysis.df["loss"].max())
+    assert params(specs["hist_loss"])["hist_loss"] == {"type": "interval", "encodings": ["x"]}

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from ..measures.registry import axis_title
@@ -139,6 +140,62 @@ def histogram(df: pd.DataFrame, column: str, *, bins: int = 40, width: int = 230
     )
 
 
+def bin_edges(df: pd.DataFrame, column: str, bins: int = 40) -> list[float]:
+    """Equal-width bin edges over a column's finite range (a unit-wide range when it is constant)."""
+    values = df[column].to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise ValueError(f"column {column!r} has no finite values to draw")
+    low, high = float(finite.min()), float(finite.max())
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    return np.linspace(low, high, bins + 1).tolist()
+
+
+def binned_histogram(
+    df: pd.DataFrame, column: str, *, bins: int = 40, width: int = 230, height: int = 110
+) -> alt.Chart:
+    """:func:`histogram` for very large tables: reads the pre-binned source ``bins_<column>``.
+
+    The browser counts the rows per bin (all and selected) from the column it already holds, so Vega never
+    sees one tuple per instance; the brush ``hist_<column>`` still selects instances by value range.
+    """
+    edges = bin_edges(df, column, bins)
+    return (
+        alt.Chart(alt.Data(name=f"bins_{column}"), width=width, height=height)
+        .mark_bar()
+        .encode(
+            x=alt.X("start:Q", bin="binned", title=axis_title(column), scale=alt.Scale(domain=[edges[0], edges[-1]])),
+            x2="end:Q",
+            y=alt.Y("count:Q", title="count"),
+            color=alt.Color("_sel:O", scale=alt.Scale(domain=[1, 0], range=[HIGHLIGHT, MUTED]), legend=None),
+            order=alt.Order("_sel:O", sort="descending"),
+        )
+        .add_params(alt.selection_interval(name=f"hist_{column}", encodings=["x"]))
+        .properties(usermeta={"dw_bins": {"column": column, "edges": edges}})
+    )
+
+
+def binned_confusion_matrix(class_names: Sequence[str], *, size: int = 260) -> alt.LayerChart:
+    """:func:`confusion_matrix` for very large tables: reads the source ``confusion_counts``
+    (label_name, prediction_name, count, selected) that the browser counts from the rows."""
+    names = list(class_names)
+    click = alt.selection_point(name="confusion_cell", fields=["label_name", "prediction_name"])
+    on_number = alt.selection_point(name="confusion_number", fields=["label_name", "prediction_name"])
+    base = alt.Chart(
+        alt.Data(name="confusion_counts"), width=size, height=size, title="confusion (click a cell)"
+    ).encode(
+        x=alt.X("prediction_name:N", sort=names, title="prediction", scale=alt.Scale(domain=names)),
+        y=alt.Y("label_name:N", sort=names, title="label", scale=alt.Scale(domain=names)),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+        stroke=alt.condition(alt.param("confusion_cell", empty=False), alt.value("#d62728"), alt.value(None)),
+    )
+    counts = base.mark_text(fontSize=9).encode(text="selected:Q").transform_filter("datum.selected > 0")
+    return alt.layer(cells.add_params(click), counts.add_params(on_number)).properties(usermeta={"dw_confusion": True})
+
+
 def confusion_matrix(class_names: Sequence[str], *, size: int = 260) -> alt.LayerChart:
     """True label x prediction counts; clicking a cell (``confusion_cell``) selects that pair's instances.
 
@@ -160,17 +217,17 @@ def confusion_matrix(class_names: Sequence[str], *, size: int = 260) -> alt.Laye
     return alt.layer(cells.add_params(click), counts)
 
 
-def to_spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
-    """A Vega-Lite dict for the front-end: validated, on the named source, without a ``$schema`` URL."""
+def to_spec(chart: alt.TopLevelMixin | dict[str, Any], source: str = DATA_NAME) -> dict[str, Any]:
+    """A Vega-Lite dict for the front-end: validated, on a named source, without a ``$schema`` URL."""
     spec = chart if isinstance(chart, dict) else chart.to_dict()
     spec = dict(spec)
     spec.pop("$schema", None)
-    if spec.get("data", {"name": DATA_NAME}) != {"name": DATA_NAME} or "datasets" in spec:
+    if spec.get("data", {"name": source}) != {"name": source} or "datasets" in spec:
         raise ValueError(
-            f"a chart for the Explorer must read the named data source {DATA_NAME!r} "
+            f"a chart for the Explorer must read the named data source {source!r} "
             "(alt.Chart(difficulty_widget.widget.instances())), not inline or URL data"
         )
-    spec["data"] = {"name": DATA_NAME}
+    spec["data"] = {"name": source}
     return spec
 
 

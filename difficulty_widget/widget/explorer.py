@@ -86,6 +86,9 @@ class Explorer(anywidget.AnyWidget):
     _esm = BUNDLE if BUNDLE.exists() else _MISSING_BUNDLE
     #: Above this many instances the scatter's points are painted on a canvas beneath Vega (see charts.scatter).
     vega_points_max = 10_000
+    #: Above this many instances histograms and the confusion matrix read counts binned in the browser, and
+    #: Vega never holds one tuple per instance (see charts.binned_histogram).
+    aggregate_above = 200_000
 
     _table = traitlets.Bytes(b"").tag(sync=True)
     _specs = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -241,14 +244,22 @@ class Explorer(anywidget.AnyWidget):
             specs.append({"id": "scatter", "spec": charts.to_spec(scatter)})
         elif self.x or self.y:
             raise ValueError(f"x={self.x!r} and y={self.y!r} must both be columns of the analysis")
+        binned = len(df) > self.aggregate_above
+        names = self.analysis.class_names
         if "prediction" in df.columns:
-            specs.append(
-                {"id": "confusion", "spec": charts.to_spec(charts.confusion_matrix(self.analysis.class_names))}
-            )
+            if binned:
+                spec = charts.to_spec(charts.binned_confusion_matrix(names), source="confusion_counts")
+            else:
+                spec = charts.to_spec(charts.confusion_matrix(names))
+            specs.append({"id": "confusion", "spec": spec})
         for column in self.histograms:
             if column not in df.columns:
                 raise ValueError(f"histogram column {column!r} is not in the analysis")
-            specs.append({"id": f"hist_{column}", "spec": charts.to_spec(charts.histogram(df, column))})
+            if binned:
+                spec = charts.to_spec(charts.binned_histogram(df, column), source=f"bins_{column}")
+            else:
+                spec = charts.to_spec(charts.histogram(df, column))
+            specs.append({"id": f"hist_{column}", "spec": spec})
         return specs
 
     def _rebuild_specs(self, change: dict[str, Any]) -> None:

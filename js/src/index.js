@@ -5,6 +5,7 @@ import { changeset, parse, View } from "vega";
 import { compile } from "vega-lite";
 import { Handler } from "vega-tooltip";
 import { Gallery } from "./gallery.js";
+import { binCounts, confusionCounts } from "./aggregate.js";
 import { PointsLayer } from "./points.js";
 import { debounce, isEmptySelection, positionsWhere, predicateFor, throttle } from "./selection.js";
 import { STYLE } from "./style.js";
@@ -13,28 +14,65 @@ const DATA = "instances";
 const SEND_EVERY_MS = 120;
 const HIGHLIGHT_AFTER_MS = 250; // re-highlight every chart once a gesture pauses, not on every mouse move
 
-/** Decode the Arrow IPC table into columns (typed arrays or JS arrays) and Vega row objects. */
+/** Decode the Arrow IPC table into columns (typed arrays or JS arrays); Vega row objects are built on first use. */
 export function decodeTable(view, classNames) {
   const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
   const table = tableFromIPC(bytes);
   const columns = {};
   for (const field of table.schema.fields) {
-    const vector = table.getChild(field.name);
-    const values = vector.toArray();
-    columns[field.name] = ArrayBuffer.isView(values) && typeof values[0] !== "bigint" ? values : Array.from(values, (v) => (typeof v === "bigint" ? Number(v) : v));
+    const values = table.getChild(field.name).toArray();
+    const typed = ArrayBuffer.isView(values) && typeof values[0] !== "bigint";
+    columns[field.name] = typed ? values : Array.from(values, (v) => (typeof v === "bigint" ? Number(v) : v));
   }
   const n = table.numRows;
   // class names travel once, as a list; per-row names are looked up here
   if (columns.label) columns.label_name = Array.from(columns.label, (c) => classNames[c]);
   if (columns.prediction) columns.prediction_name = Array.from(columns.prediction, (c) => classNames[c]);
-  const names = Object.keys(columns);
-  const rows = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const row = { _i: i, _sel: 1 };
-    for (const name of names) row[name] = columns[name][i];
-    rows[i] = row;
+  let rows = null;
+  return {
+    columns,
+    n,
+    classNames,
+    get hasRows() {
+      return rows !== null;
+    },
+    /** One object per instance for charts on the "instances" source (built once, only if such a chart exists). */
+    get rows() {
+      if (rows === null) {
+        const names = Object.keys(columns);
+        rows = new Array(n);
+        for (let i = 0; i < n; i++) {
+          const row = { _i: i, _sel: 1 };
+          for (const name of names) row[name] = columns[name][i];
+          rows[i] = row;
+        }
+      }
+      return rows;
+    },
+  };
+}
+
+/** How a chart gets its data: the instance rows, or counts derived in the browser (for very large tables). */
+function dataSource(spec, table) {
+  const meta = spec.usermeta || {};
+  const name = (spec.data && spec.data.name) || DATA;
+  if (meta.dw_bins) {
+    const { column, edges } = meta.dw_bins;
+    return { name, fields: { start: column, end: column }, derive: (flags) => binCounts(table.columns[column], edges, flags) };
   }
-  return { columns, rows, n };
+  if (meta.dw_confusion) {
+    const { label, prediction } = table.columns;
+    return { name, fields: {}, derive: (flags) => confusionCounts(label, prediction, table.classNames, flags) };
+  }
+  return { name, fields: {}, derive: null };
+}
+
+/** A selection value on derived fields (a histogram's bin "start") rewritten onto the table's columns. */
+function onColumns(value, fields) {
+  if (!value || Object.keys(fields).length === 0) return value;
+  const out = {};
+  for (const [key, range] of Object.entries(value)) out[fields[key] || key] = range;
+  return out;
 }
 
 function positionsFromTrait(value) {
@@ -116,7 +154,7 @@ async function render({ model, el: root }) {
   // A gesture in one chart: that chart's selection becomes the selection, other charts' brushes are cleared.
   const onGesture = (entry, value) => {
     if (entry.clearing || state.disposed) return;
-    const predicate = predicateFor(value, state.table.columns);
+    const predicate = predicateFor(onColumns(value, entry.source.fields), state.table.columns);
     const positions = isEmptySelection(value) || !predicate ? null : positionsWhere(predicate, state.table.n);
     if (state.active !== entry) clearBrushes(state, entry.view); // once per gesture, not per mouse move
     state.active = entry;
@@ -136,10 +174,12 @@ async function render({ model, el: root }) {
       const view = new View(parse(compile(spec).spec), { renderer: "canvas", container: box, hover: true });
       view.tooltip(new Handler().call); // vega-tooltip escapes HTML in values
       box.__view = view; // for tests and power users: the Vega view of this chart
-      const entry = { id, view, params: selectionParams(spec), clearing: false, queue: Promise.resolve() };
+      const source = dataSource(spec, state.table);
+      const entry = { id, view, source, params: selectionParams(spec), clearing: false, queue: Promise.resolve() };
       const points = spec.usermeta && spec.usermeta.dw_points;
-      if (points) entry.points = new PointsLayer(box, view, points, state.table);
-      else view.change(DATA, changeset().insert(state.table.rows)); // a points layer's view draws no rows
+      if (points) entry.points = new PointsLayer(box, view, points, state.table); // its view draws no rows
+      else if (source.derive) view.change(source.name, changeset().insert(source.derive(state.flags)));
+      else view.change(DATA, changeset().insert(state.table.rows));
       for (const name of entry.params) view.addSignalListener(name, (_, value) => onGesture(entry, value));
       state.views.push(entry);
       await view.runAsync();
@@ -188,23 +228,21 @@ function flagsOf(positions, n) {
   return flags;
 }
 
-/** Write the selection flags into the rows (`_sel`) and let every chart redraw, once per new selection. */
+/** Let every chart show the current selection flags, once per new selection. */
 function applyHighlight(state) {
   const flags = state.flags;
   if (!flags || flags === state.shown) return;
   state.shown = flags;
-  const rows = state.table.rows;
-  let changed = false;
-  for (let i = 0; i < rows.length; i++) {
-    if (rows[i]._sel !== flags[i]) {
-      rows[i]._sel = flags[i];
-      changed = true;
-    }
+  if (state.table.hasRows) {
+    const rows = state.table.rows;
+    for (let i = 0; i < rows.length; i++) rows[i]._sel = flags[i];
   }
-  if (!changed) return;
   for (const entry of state.views) {
-    if (entry.points) entry.points.draw(flags); // Vega draws no points here: nothing to modify
-    else enqueue(entry, (view) => view.change(DATA, changeset().modify(() => true, "_sel", (t) => flags[t._i])));
+    if (entry.points) entry.points.draw(flags); // Vega draws no points here
+    else if (entry.source.derive) {
+      const tuples = entry.source.derive(flags);
+      enqueue(entry, (view) => view.change(entry.source.name, changeset().remove(() => true).insert(tuples)));
+    } else enqueue(entry, (view) => view.change(DATA, changeset().modify(() => true, "_sel", (t) => flags[t._i])));
   }
 }
 

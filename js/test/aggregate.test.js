@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { binCounts, confusionCounts } from "../src/aggregate.js";
+
+test("bin counts match a direct count, the top edge falls in the last bin, NaN is skipped", () => {
+  const column = Float32Array.from([0, 0.1, 0.5, 0.99, 1.0, NaN, 0.5]);
+  const flags = Uint8Array.from([1, 0, 1, 0, 1, 1, 0]);
+  const tuples = binCounts(column, [0, 0.5, 1.0], flags);
+  const counts = tuples.map((t) => [t.start, t._sel, t.count]);
+  assert.deepEqual(counts, [
+    [0, 1, 1],
+    [0, 0, 1],
+    [0.5, 1, 2],
+    [0.5, 0, 2],
+  ]);
+  const all = binCounts(column, [0, 0.5, 1.0], null).filter((t) => t._sel === 1).map((t) => t.count);
+  assert.deepEqual(all, [2, 4]);
+});
+
+test("confusion counts per cell, with the selected share", () => {
+  const labels = Int32Array.from([0, 0, 1, 1, 1]);
+  const predictions = Int32Array.from([0, 1, 1, 1, 0]);
+  const cells = confusionCounts(labels, predictions, ["a", "b"], Uint8Array.from([1, 1, 0, 1, 0]));
+  assert.deepEqual(cells, [
+    { label_name: "a", prediction_name: "a", count: 1, selected: 1 },
+    { label_name: "a", prediction_name: "b", count: 1, selected: 1 },
+    { label_name: "b", prediction_name: "a", count: 1, selected: 0 },
+    { label_name: "b", prediction_name: "b", count: 2, selected: 1 },
+  ]);
+});
