@@ -1,6 +1,6 @@
 // A virtualised thumbnail gallery: only the visible cells exist in the DOM; thumbnails are asked from the
 // kernel for the cells about to show and cached as object URLs. Every user string is set as text.
-import { filterRanked, sortPositions } from "./selection.js";
+import { filterRanked, rankBy } from "./selection.js";
 
 const CAPTION_LINES = 2;
 const LINE_PX = 12;
@@ -25,8 +25,6 @@ export class Gallery {
     this.scroll.appendChild(this.spacer);
     this.detail = el("div", "dw-detail");
     this.root.append(this.toolbar, this.scroll);
-    this.positionOf = new Map();
-    table.columns.id.forEach((id, i) => this.positionOf.set(id, i));
     this.buildToolbar();
     this.scroll.addEventListener("scroll", () => this.draw());
     this.resizeObserver = new ResizeObserver(() => this.draw());
@@ -74,6 +72,10 @@ export class Gallery {
     this.toolbar.append(sortLabel, this.direction, captionLabel, this.total);
   }
 
+  positionOf(id) {
+    return id === null || id === undefined ? -1 : this.table.columns.id.indexOf(id);
+  }
+
   setSelection(flags) {
     this.flags = flags;
     this.refresh();
@@ -81,10 +83,7 @@ export class Gallery {
 
   ranking(column, descending) {
     const key = `${column}:${descending}`;
-    if (!this.rankings.has(key)) {
-      const all = Array.from({ length: this.table.n }, (_, i) => i);
-      this.rankings.set(key, Uint32Array.from(sortPositions(all, this.table.columns[column], descending)));
-    }
+    if (!this.rankings.has(key)) this.rankings.set(key, rankBy(this.table.columns[column], descending));
     return this.rankings.get(key);
   }
 
@@ -203,7 +202,7 @@ export class Gallery {
       const cell = this.cells.get(p); // swap the placeholder of a visible cell in place
       if (cell && cell.firstChild && cell.firstChild.tagName !== "IMG") cell.replaceChild(this.image(p), cell.firstChild);
     });
-    if (msg.positions.includes(this.positionOf.get(this.model.get("focus")))) this.showFocus();
+    if (msg.positions.includes(this.positionOf(this.model.get("focus")))) this.showFocus();
   }
 
   showFocus() {
@@ -215,8 +214,8 @@ export class Gallery {
       this.markFocus();
       return;
     }
-    const position = this.positionOf.get(focus);
-    if (position === undefined) return;
+    const position = this.positionOf(focus);
+    if (position < 0) return;
     const url = this.urls.get(position);
     if (url) {
       const img = document.createElement("img");

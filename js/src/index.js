@@ -140,13 +140,16 @@ async function render({ model, el: root }) {
   }, SEND_EVERY_MS);
   const highlightLater = debounce(() => applyHighlight(state), HIGHLIGHT_AFTER_MS);
 
-  // Show a selection: the gallery at once, the charts' highlight at once or when the gesture pauses.
-  const show = (positions, { now = true } = {}) => {
+  // The count and the gallery follow a selection at once; the charts at once, or when a gesture pauses.
+  const present = (positions, flags) => {
     const n = state.table.n;
-    state.flags = flagsOf(positions, n);
+    state.flags = flags;
     count.textContent = positions === null ? `${n} instances, none selected` : `${positions.length} of ${n} selected`;
     root.dataset.selectedCount = positions === null ? "" : String(positions.length);
-    gallery.setSelection(positions === null ? null : state.flags);
+    gallery.setSelection(positions === null ? null : flags);
+  };
+  const show = (positions, { now = true } = {}) => {
+    present(positions, flagsOf(positions, state.table.n));
     if (now) applyHighlight(state);
     else highlightLater();
   };
@@ -183,7 +186,6 @@ async function render({ model, el: root }) {
       for (const name of entry.params) view.addSignalListener(name, (_, value) => onGesture(entry, value));
       state.views.push(entry);
       await view.runAsync();
-      if (entry.points) entry.points.draw(state.flags);
     }
     state.shown = null;
     applyHighlight(state);
@@ -210,8 +212,10 @@ async function render({ model, el: root }) {
   model.on("change:focus", () => gallery.showFocus());
   model.on("msg:custom", (msg, buffers) => gallery.receive(msg, buffers));
 
-  await embedAll();
-  show(positionsFromTrait(model.get("selection")));
+  const initial = positionsFromTrait(model.get("selection"));
+  state.flags = flagsOf(initial, state.table.n);
+  await embedAll(); // draws the charts with the current selection
+  present(initial, state.flags);
   gallery.showFocus();
   root.dataset.ready = "1";
   return () => {

@@ -3,7 +3,7 @@
 
 const FADED = 0.06;
 const SHOWN = 0.8;
-const SIZE = 2.5;
+const SIZE = 2; // pixels per side
 
 export class PointsLayer {
   constructor(box, view, meta, table) {
@@ -56,40 +56,75 @@ export class PointsLayer {
     const vegaCanvas = this.canvas.parentNode.querySelector("canvas:not(.dw-points)");
     if (!vegaCanvas) return;
     this.colours();
-    const ratio = window.devicePixelRatio || 1;
     const width = vegaCanvas.clientWidth;
     const height = vegaCanvas.clientHeight;
-    this.canvas.width = Math.round(width * ratio);
-    this.canvas.height = Math.round(height * ratio);
+    this.canvas.width = width;
+    this.canvas.height = height;
     this.canvas.style.cssText = `position:absolute;left:${vegaCanvas.offsetLeft}px;top:${vegaCanvas.offsetTop}px;width:${width}px;height:${height}px;pointer-events:none;`;
-    const ctx = this.canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
     const view = this.view;
-    const sx = view.scale("x");
-    const sy = view.scale("y");
     const [ox, oy] = view.origin();
     const pad = view.padding();
     const left = ox + pad.left;
     const top = oy + pad.top;
+    // the scales are linear with fixed domains: map values with one multiply-add each
+    const affine = (scale) => {
+      const [d0, d1] = scale.domain();
+      const [r0, r1] = scale.range();
+      const a = (r1 - r0) / (d1 - d0 || 1);
+      return [a, r0 - a * d0];
+    };
+    const [ax, bx] = affine(view.scale("x"));
+    const [ay, by] = affine(view.scale("y"));
+    const plotW = view.width();
+    const plotH = view.height();
     const X = this.table.columns[this.meta.x];
     const Y = this.table.columns[this.meta.y];
-    const n = this.table.n;
-    const half = SIZE / 2;
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(left, top, view.width(), view.height());
-    ctx.clip();
+    const rgb = this.palette.map(parseColour);
+    // premultiplied RGBA accumulated per pixel: faded points first, the selected on top
+    const acc = new Float32Array(width * height * 4);
     for (const [alpha, wanted] of [[FADED, 0], [SHOWN, 1]]) {
-      ctx.globalAlpha = alpha;
-      for (let k = 0; k < this.palette.length; k++) {
-        ctx.fillStyle = this.palette[k];
-        for (let i = 0; i < n; i++) {
-          if (this.colorIndex[i] !== k || (flags ? flags[i] : 1) !== wanted) continue;
-          ctx.fillRect(left + sx(X[i]) - half, top + sy(Y[i]) - half, SIZE, SIZE);
+      for (let i = 0; i < X.length; i++) {
+        if ((flags ? flags[i] : 1) !== wanted) continue;
+        const px = ax * X[i] + bx;
+        const py = ay * Y[i] + by;
+        if (!(px >= 0 && px <= plotW && py >= 0 && py <= plotH)) continue;
+        const c = rgb[this.colorIndex[i]];
+        const x0 = Math.round(left + px - SIZE / 2);
+        const y0 = Math.round(top + py - SIZE / 2);
+        for (let dy = 0; dy < SIZE; dy++) {
+          for (let dx = 0; dx < SIZE; dx++) {
+            const x = x0 + dx;
+            const y = y0 + dy;
+            if (x < 0 || y < 0 || x >= width || y >= height) continue;
+            const k = (y * width + x) * 4;
+            const keep = 1 - alpha;
+            acc[k] = c[0] * alpha + acc[k] * keep;
+            acc[k + 1] = c[1] * alpha + acc[k + 1] * keep;
+            acc[k + 2] = c[2] * alpha + acc[k + 2] * keep;
+            acc[k + 3] = alpha + acc[k + 3] * keep;
+          }
         }
       }
     }
-    ctx.restore();
+    const image = new ImageData(width, height);
+    const px = image.data;
+    for (let k = 0; k < acc.length; k += 4) {
+      const a = acc[k + 3];
+      if (a === 0) continue;
+      px[k] = acc[k] / a;
+      px[k + 1] = acc[k + 1] / a;
+      px[k + 2] = acc[k + 2] / a;
+      px[k + 3] = a * 255;
+    }
+    this.canvas.getContext("2d").putImageData(image, 0, 0);
   }
+}
+
+/** "#rrggbb" or "rgb(r, g, b)" -> [r, g, b]. */
+function parseColour(text) {
+  if (text.startsWith("#") && text.length === 7) {
+    return [1, 3, 5].map((i) => parseInt(text.slice(i, i + 2), 16));
+  }
+  const m = text.match(/\d+(\.\d+)?/g);
+  return m ? m.slice(0, 3).map(Number) : [76, 120, 168];
 }

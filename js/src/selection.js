@@ -64,6 +64,51 @@ export function sortPositions(positions, column, descending) {
   return out;
 }
 
+/**
+ * All row positions ordered by a column (stable: ties keep row order; NaN last), like sortPositions over every
+ * row, but for typed numeric columns in linear time: an LSD radix sort of order-preserving 32-bit keys.
+ */
+export function rankBy(column, descending) {
+  const n = column.length;
+  if (!ArrayBuffer.isView(column) || column instanceof BigInt64Array || column instanceof BigUint64Array) {
+    return Uint32Array.from(sortPositions(Array.from({ length: n }, (_, i) => i), column, descending));
+  }
+  const keys = new Uint32Array(n);
+  const isFloat = column instanceof Float32Array || column instanceof Float64Array;
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  const last = 0xffffffff;
+  for (let i = 0; i < n; i++) {
+    const v = column[i];
+    let key;
+    if (isFloat) {
+      if (Number.isNaN(v)) {
+        keys[i] = last;
+        continue;
+      }
+      f32[0] = v === 0 ? 0 : v; // -0 ties with 0, as in a comparator sort
+      const bits = u32[0];
+      key = bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+    } else {
+      key = (v ^ 0x80000000) >>> 0; // integers (and booleans as 0/1)
+    }
+    if (descending) key = ~key >>> 0;
+    keys[i] = Math.min(key, last - 1); // the last key is kept for NaN
+  }
+  let order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let next = new Uint32Array(n);
+  const counts = new Uint32Array(257);
+  for (let shift = 0; shift < 32; shift += 8) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[((keys[order[i]] >>> shift) & 0xff) + 1]++;
+    for (let d = 0; d < 256; d++) counts[d + 1] += counts[d];
+    for (let i = 0; i < n; i++) next[counts[(keys[order[i]] >>> shift) & 0xff]++] = order[i];
+    [order, next] = [next, order];
+  }
+  return order;
+}
+
 /** Calls `fn` once, `wait` ms after the last of a burst of calls. */
 export function debounce(fn, wait, timers = globalThis) {
   let handle = null;
