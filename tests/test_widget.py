@@ -225,3 +225,14 @@ def test_very_large_tables_bin_histograms_and_confusion_in_the_browser(analysis,
     assert specs["hist_loss"]["data"] == {"name": "bins_loss"} and len(edges) == 41
     assert edges[0] == analysis.df["loss"].min() and edges[-1] == pytest.approx(analysis.df["loss"].max())
     assert params(specs["hist_loss"])["hist_loss"] == {"type": "interval", "encodings": ["x"]}
+
+
+def test_two_explorers_are_independent(analysis):
+    a, b = Explorer(analysis), Explorer(analysis)
+    seen_a, seen_b = [], []
+    a.on_select(lambda rows: seen_a.append(len(rows)))
+    b.on_select(lambda rows: seen_b.append(len(rows)))
+    a.select([101, 102])
+    assert b.selection is None and seen_b == [] and seen_a == [2]
+    b.select("label == 1")
+    assert a.selection.tolist() == [101, 102] and seen_a == [2] and seen_b == [20]

@@ -88,7 +88,7 @@ class Explorer(anywidget.AnyWidget):
     vega_points_max = 10_000
     #: Above this many instances histograms and the confusion matrix read counts binned in the browser, and
     #: Vega never holds one tuple per instance (see charts.binned_histogram).
-    aggregate_above = 200_000
+    aggregate_above = 50_000
 
     _table = traitlets.Bytes(b"").tag(sync=True)
     _specs = traitlets.List(traitlets.Dict()).tag(sync=True)

@@ -156,7 +156,8 @@ async function render({ model, el: root }) {
 
   // A gesture in one chart: that chart's selection becomes the selection, other charts' brushes are cleared.
   const onGesture = (entry, value) => {
-    if (entry.clearing || state.disposed) return;
+    if (!entry.ready || entry.clearing || state.disposed) return; // not the first run's initial values
+    if (isEmptySelection(value) && state.active !== entry) return; // an idle chart reporting "nothing"
     const predicate = predicateFor(onColumns(value, entry.source.fields), state.table.columns);
     const positions = isEmptySelection(value) || !predicate ? null : positionsWhere(predicate, state.table.n);
     if (state.active !== entry) clearBrushes(state, entry.view); // once per gesture, not per mouse move
@@ -186,6 +187,7 @@ async function render({ model, el: root }) {
       for (const name of entry.params) view.addSignalListener(name, (_, value) => onGesture(entry, value));
       state.views.push(entry);
       await view.runAsync();
+      entry.ready = true;
     }
     state.shown = null;
     applyHighlight(state);

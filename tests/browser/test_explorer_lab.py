@@ -3,6 +3,8 @@ the gallery, nothing is fetched from outside localhost, and hostile class names 
 
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
 
 from .conftest import Page
@@ -231,4 +233,36 @@ def test_smoke_in_notebook_7(lab, browser, demo_analysis):
     assert gallery_total(page) == 1797
     # Notebook 7 itself logs a settings-schema error in this isolated setup; ours must not add any
     assert page.outside == [] and not [e for e in page.errors if "/static/notebook/" not in e]
+    context.close()
+
+
+def test_rerun_and_kernel_restart_redisplay(lab, browser):
+    lab.write_notebook(
+        "restart.ipynb",
+        [
+            "import numpy as np, pandas as pd\nimport difficulty_widget as dw\nrng = np.random.default_rng(0)\n"
+            "df = pd.DataFrame({'id': np.arange(50), 'label': np.arange(50) % 2, 'prediction': np.arange(50) % 2,\n"
+            "                   'confidence': rng.random(50), 'margin': rng.normal(size=50), 'loss': rng.random(50)})\n"
+            "a = dw.Explorer(dw.Analysis.from_dataframe(df))\nb = dw.Explorer(dw.Analysis.from_dataframe(df))\n"
+            "a.select([1, 2, 3])\ndisplay(a, b)"
+        ],
+    )
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = Page(context.new_page(), lab)
+    page.open_lab("restart.ipynb")
+    totals = (
+        "() => [...document.querySelectorAll('.dw-explorer[data-ready=\"1\"] .dw-gallery')].map(g => g.dataset.total)"
+    )
+    for attempt in range(2):
+        if attempt == 1:  # restart the kernel behind the page's back, then run everything again
+            session = next(s for s in lab.api("sessions") if s["path"].endswith("restart.ipynb"))
+            request = urllib.request.Request(lab.url(f"api/kernels/{session['kernel']['id']}/restart"), method="POST")
+            urllib.request.urlopen(request, timeout=60).close()
+            page.wait_idle()
+        page.run_all()
+        try:
+            page.page.wait_for_function(f"() => JSON.stringify(({totals})()) === JSON.stringify(['3', '50'])")
+        except Exception:
+            raise AssertionError(f"attempt {attempt}: galleries show {page.page.evaluate(totals)}") from None
+    assert not page.errors
     context.close()
