@@ -115,31 +115,6 @@ def color_encoding(df: pd.DataFrame, color: str | None, *, explicit_domain: bool
     return alt.Color(f"{color}:Q", title=axis_title(color), scale=alt.Scale(scheme="viridis", domain=domain))
 
 
-def histogram(df: pd.DataFrame, column: str, *, bins: int = 40, width: int = 230, height: int = 110) -> alt.Chart:
-    """Counts of one score, brushable as ``hist_<column>``: selected instances in blue, stacked under the rest.
-
-    One layer only, so that a drag starting on any bar starts the brush.
-    """
-    values = df[column].to_numpy(dtype=float)
-    finite = values[pd.notna(values)]
-    if finite.size == 0:
-        raise ValueError(f"column {column!r} has no finite values to draw")
-    low, high = float(finite.min()), float(finite.max())
-    if low == high:
-        low, high = low - 0.5, high + 0.5
-    return (
-        alt.Chart(instances(), width=width, height=height)
-        .mark_bar()
-        .encode(
-            x=alt.X(f"{column}:Q", bin=alt.Bin(maxbins=bins, extent=[low, high]), title=axis_title(column)),
-            y=alt.Y("count():Q", title="count"),
-            color=alt.Color("_sel:O", scale=alt.Scale(domain=[1, 0], range=[HIGHLIGHT, MUTED]), legend=None),
-            order=alt.Order("_sel:O", sort="descending"),
-        )
-        .add_params(alt.selection_interval(name=f"hist_{column}", encodings=["x"]))
-    )
-
-
 def bin_edges(df: pd.DataFrame, column: str, bins: int = 40) -> list[float]:
     """Equal-width bin edges over a column's finite range (a unit-wide range when it is constant)."""
     values = df[column].to_numpy(dtype=float)
@@ -152,69 +127,72 @@ def bin_edges(df: pd.DataFrame, column: str, bins: int = 40) -> list[float]:
     return np.linspace(low, high, bins + 1).tolist()
 
 
-def binned_histogram(
-    df: pd.DataFrame, column: str, *, bins: int = 40, width: int = 230, height: int = 110
+def histogram(
+    df: pd.DataFrame, column: str, *, binned: bool = False, bins: int = 40, width: int = 230, height: int = 110
 ) -> alt.Chart:
-    """:func:`histogram` for very large tables: reads the pre-binned source ``bins_<column>``.
+    """Counts of one score, brushable as ``hist_<column>``: selected instances in blue, stacked under the rest.
 
-    The browser counts the rows per bin (all and selected) from the column it already holds, so Vega never
-    sees one tuple per instance; the brush ``hist_<column>`` still selects instances by value range.
+    One layer only, so that a drag starting on any bar starts the brush. ``binned=True`` is for very large
+    tables: the chart reads the source ``bins_<column>`` (start, end, _sel, count) that the browser counts
+    from the column it already holds, so Vega never sees one tuple per instance; the brush still selects
+    instances by value range.
     """
     edges = bin_edges(df, column, bins)
-    return (
-        alt.Chart(alt.Data(name=f"bins_{column}"), width=width, height=height)
+    title = axis_title(column)
+    if binned:
+        source = alt.Data(name=f"bins_{column}")
+        x = alt.X("start:Q", bin="binned", title=title, scale=alt.Scale(domain=[edges[0], edges[-1]]))
+        extra: dict[str, Any] = {"x2": "end:Q"}
+        count = "count:Q"
+    else:
+        source = instances()
+        x = alt.X(f"{column}:Q", bin=alt.Bin(maxbins=bins, extent=[edges[0], edges[-1]]), title=title)
+        extra, count = {}, "count():Q"
+    chart = (
+        alt.Chart(source, width=width, height=height)
         .mark_bar()
         .encode(
-            x=alt.X("start:Q", bin="binned", title=axis_title(column), scale=alt.Scale(domain=[edges[0], edges[-1]])),
-            x2="end:Q",
-            y=alt.Y("count:Q", title="count"),
+            x=x,
+            y=alt.Y(count, title="count"),
             color=alt.Color("_sel:O", scale=alt.Scale(domain=[1, 0], range=[HIGHLIGHT, MUTED]), legend=None),
             order=alt.Order("_sel:O", sort="descending"),
+            **extra,
         )
         .add_params(alt.selection_interval(name=f"hist_{column}", encodings=["x"]))
-        .properties(usermeta={"dw_bins": {"column": column, "edges": edges}})
     )
+    return chart.properties(usermeta={"dw_bins": {"column": column, "edges": edges}}) if binned else chart
 
 
-def binned_confusion_matrix(class_names: Sequence[str], *, size: int = 260) -> alt.LayerChart:
-    """:func:`confusion_matrix` for very large tables: reads the source ``confusion_counts``
-    (label_name, prediction_name, count, selected) that the browser counts from the rows."""
-    names = list(class_names)
-    click = alt.selection_point(name="confusion_cell", fields=["label_name", "prediction_name"])
-    on_number = alt.selection_point(name="confusion_number", fields=["label_name", "prediction_name"])
-    base = alt.Chart(
-        alt.Data(name="confusion_counts"), width=size, height=size, title="confusion (click a cell)"
-    ).encode(
-        x=alt.X("prediction_name:N", sort=names, title="prediction", scale=alt.Scale(domain=names)),
-        y=alt.Y("label_name:N", sort=names, title="label", scale=alt.Scale(domain=names)),
-    )
-    cells = base.mark_rect().encode(
-        color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
-        stroke=alt.condition(alt.param("confusion_cell", empty=False), alt.value("#d62728"), alt.value(None)),
-    )
-    counts = base.mark_text(fontSize=9).encode(text="selected:Q").transform_filter("datum.selected > 0")
-    return alt.layer(cells.add_params(click), counts.add_params(on_number)).properties(usermeta={"dw_confusion": True})
-
-
-def confusion_matrix(class_names: Sequence[str], *, size: int = 260) -> alt.LayerChart:
+def confusion_matrix(class_names: Sequence[str], *, binned: bool = False, size: int = 260) -> alt.LayerChart:
     """True label x prediction counts; clicking a cell (``confusion_cell``) selects that pair's instances.
 
     The cell colour is the count over all instances, the number in it the count among the selected ones.
+    ``binned=True`` reads the source ``confusion_counts`` (label_name, prediction_name, count, selected) that
+    the browser counts from the rows, for very large tables.
     """
-    click = alt.selection_point(name="confusion_cell", fields=["label_name", "prediction_name"])
     names = list(class_names)
-    base = alt.Chart(instances(), width=size, height=size, title="confusion (click a cell)").encode(
+    source = alt.Data(name="confusion_counts") if binned else instances()
+    base = alt.Chart(source, width=size, height=size, title="confusion (click a cell)").encode(
         x=alt.X("prediction_name:N", sort=names, title="prediction", scale=alt.Scale(domain=names)),
         y=alt.Y("label_name:N", sort=names, title="label", scale=alt.Scale(domain=names)),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("count():Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+        color=alt.Color(
+            "count:Q" if binned else "count():Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None
+        ),
         stroke=alt.condition(alt.param("confusion_cell", empty=False), alt.value("#d62728"), alt.value(None)),
     )
+    if binned:
+        counts = base.mark_text(fontSize=9).encode(text="selected:Q").transform_filter("datum.selected > 0")
+    else:
+        counts = base.mark_text(fontSize=9).encode(text="count():Q").transform_filter(SELECTED)
     # the numbers sit on top of the cells, so a click on a number must select the cell too
-    on_number = alt.selection_point(name="confusion_number", fields=["label_name", "prediction_name"])
-    counts = base.mark_text(fontSize=9).encode(text="count():Q").transform_filter(SELECTED).add_params(on_number)
-    return alt.layer(cells.add_params(click), counts)
+    fields = ["label_name", "prediction_name"]
+    chart = alt.layer(
+        cells.add_params(alt.selection_point(name="confusion_cell", fields=fields)),
+        counts.add_params(alt.selection_point(name="confusion_number", fields=fields)),
+    )
+    return chart.properties(usermeta={"dw_confusion": True}) if binned else chart
 
 
 def to_spec(chart: alt.TopLevelMixin | dict[str, Any], source: str = DATA_NAME) -> dict[str, Any]:

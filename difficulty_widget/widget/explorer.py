@@ -87,7 +87,7 @@ class Explorer(anywidget.AnyWidget):
     #: Above this many instances the scatter's points are painted on a canvas beneath Vega (see charts.scatter).
     vega_points_max = 10_000
     #: Above this many instances histograms and the confusion matrix read counts binned in the browser, and
-    #: Vega never holds one tuple per instance (see charts.binned_histogram).
+    #: Vega never holds one tuple per instance (see charts.histogram).
     aggregate_above = 50_000
 
     _table = traitlets.Bytes(b"").tag(sync=True)
@@ -247,18 +247,14 @@ class Explorer(anywidget.AnyWidget):
         binned = len(df) > self.aggregate_above
         names = self.analysis.class_names
         if "prediction" in df.columns:
-            if binned:
-                spec = charts.to_spec(charts.binned_confusion_matrix(names), source="confusion_counts")
-            else:
-                spec = charts.to_spec(charts.confusion_matrix(names))
+            source = "confusion_counts" if binned else charts.DATA_NAME
+            spec = charts.to_spec(charts.confusion_matrix(names, binned=binned), source=source)
             specs.append({"id": "confusion", "spec": spec})
         for column in self.histograms:
             if column not in df.columns:
                 raise ValueError(f"histogram column {column!r} is not in the analysis")
-            if binned:
-                spec = charts.to_spec(charts.binned_histogram(df, column), source=f"bins_{column}")
-            else:
-                spec = charts.to_spec(charts.histogram(df, column))
+            source = f"bins_{column}" if binned else charts.DATA_NAME
+            spec = charts.to_spec(charts.histogram(df, column, binned=binned), source=source)
             specs.append({"id": f"hist_{column}", "spec": spec})
         return specs
 
