@@ -4,7 +4,26 @@ Importing this package registers every measure in :mod:`difficulty_widget.measur
 """
 
 from . import registry
+from .data import centroid_distance, class_frequency, knn_label_agreement, local_density
+from .depth import DepthResult, prediction_depth
+from .knn import majority_vote, nearest_neighbours
 from .model import MODEL_SCORE_COLUMNS, model_scores
 from .registry import Measure, axis_title, compute_available, register
 
-__all__ = ["MODEL_SCORE_COLUMNS", "Measure", "axis_title", "compute_available", "model_scores", "register", "registry"]
+__all__ = [
+    "MODEL_SCORE_COLUMNS",
+    "DepthResult",
+    "Measure",
+    "axis_title",
+    "centroid_distance",
+    "class_frequency",
+    "compute_available",
+    "knn_label_agreement",
+    "local_density",
+    "majority_vote",
+    "model_scores",
+    "nearest_neighbours",
+    "prediction_depth",
+    "register",
+    "registry",
+]

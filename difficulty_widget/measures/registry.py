@@ -120,7 +120,7 @@ def markdown_table(perspective: str | None = None) -> str:
         "| measure | perspective | hard when | range | inputs | definition | reference |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for m in measures(perspective):
+    for m in sorted(measures(perspective), key=lambda m: PERSPECTIVES.index(m.perspective)):
         when = "high" if m.harder_when_higher else "low"
         lines.append(
             f"| `{m.name}` | {m.perspective} | {when} | {m.range} | {', '.join(m.inputs)} "

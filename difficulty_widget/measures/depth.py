@@ -1,0 +1,124 @@
+"""Prediction depth (Baldock, Maennel, Neyshabur, "Deep learning through the lens of example difficulty",
+NeurIPS 2021, section 2.1): the earliest layer from which k-NN probes on the embeddings agree with the
+network's final prediction, and keep agreeing.
+
+Per probe l, a k-NN classifier (Euclidean, k = 30 by default) over the support set's embeddings votes
+(:func:`~difficulty_widget.measures.knn.majority_vote`); the depth of an instance is the smallest probe index l
+such that the votes at l and at every later probe equal its final prediction. If the last probe disagrees the
+depth is the number of probes and the instance is flagged ``depth_undetermined``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .._validation import check_labels
+from .knn import check_features, majority_vote, nearest_neighbours
+from .registry import Measure, register
+
+
+@dataclass
+class DepthResult:
+    """``depth`` (N,), the per-probe k-NN ``votes`` (N x L) and the ``undetermined`` flag (N,)."""
+
+    depth: np.ndarray
+    votes: np.ndarray
+    undetermined: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"prediction_depth": self.depth, "depth_undetermined": self.undetermined})
+
+
+def depth_from_votes(votes: np.ndarray, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Depth and undetermined flag from per-probe votes (N x L) and final predictions (N,)."""
+    agree = votes == predictions[:, None]
+    # suffix[:, l] is True when every probe from l to the last agrees
+    suffix = np.logical_and.accumulate(agree[:, ::-1], axis=1)[:, ::-1]
+    depth = votes.shape[1] - suffix.sum(axis=1)
+    return depth.astype(np.int64), ~agree[:, -1]
+
+
+def prediction_depth(
+    query_probes: Sequence[Any],
+    support_probes: Sequence[Any],
+    support_labels: Any,
+    predictions: Any,
+    k: int = 30,
+    exclude_self: bool = False,
+    *,
+    chunk_size: int | None = None,
+    progress: bool = True,
+) -> DepthResult:
+    """Prediction depth of each query.
+
+    Parameters
+    ----------
+    query_probes, support_probes : equally long sequences, one array per probe layer in network order
+        (N_query x d_l and N_support x d_l).
+    support_labels : (N_support,) labels of the support set (usually the training set).
+    predictions : (N_query,) the network's final prediction for each query.
+    k : neighbours per vote. ``exclude_self=True`` when the queries are the support set: each point's own
+        entry is dropped (then k <= N_support - 1).
+    """
+    if isinstance(query_probes, np.ndarray) or isinstance(support_probes, np.ndarray):
+        raise ValueError("query_probes and support_probes must be sequences of arrays, one per probe layer")
+    query_probes, support_probes = list(query_probes), list(support_probes)
+    if not query_probes or len(query_probes) != len(support_probes):
+        raise ValueError(
+            f"query_probes and support_probes must be equally long non-empty sequences, "
+            f"got {len(query_probes)} and {len(support_probes)}"
+        )
+    queries = [check_features(p, f"query_probes[{i}]") for i, p in enumerate(query_probes)]
+    supports = [check_features(p, f"support_probes[{i}]") for i, p in enumerate(support_probes)]
+    n_q, n_s = len(queries[0]), len(supports[0])
+    for i, (qp, sp) in enumerate(zip(queries, supports, strict=True)):
+        if len(qp) != n_q or len(sp) != n_s:
+            raise ValueError(f"probe {i} has {len(qp)} query and {len(sp)} support rows, expected {n_q} and {n_s}")
+    labels = check_labels(support_labels, n=n_s, name="support_labels")
+    preds = check_labels(predictions, n=n_q, name="predictions")
+    n_classes = int(max(labels.max(), preds.max())) + 1
+    votes = np.empty((n_q, len(queries)), dtype=np.int64)
+    for layer in tqdm(range(len(queries)), desc="prediction depth", unit="probe", disable=not progress, leave=False):
+        nn = nearest_neighbours(queries[layer], supports[layer], k, exclude_self=exclude_self, chunk_size=chunk_size)
+        votes[:, layer] = majority_vote(labels[nn.indices], nn.sq_distances, n_classes)
+    depth, undetermined = depth_from_votes(votes, preds)
+    return DepthResult(depth=depth, votes=votes, undetermined=undetermined)
+
+
+def depth_scores(query_probes, support_probes, support_labels, predictions) -> pd.DataFrame:
+    """Registry adapter: ``prediction_depth`` with its defaults, as the two Analysis columns."""
+    return prediction_depth(query_probes, support_probes, support_labels, predictions).to_frame()
+
+
+_INPUTS = ("query_probes", "support_probes", "support_labels", "predictions")
+register(
+    Measure(
+        name="prediction_depth",
+        perspective="model",
+        inputs=_INPUTS,
+        direction="hard = high",
+        range="{0, ..., L} (L = number of probes)",
+        description="First probe layer from which the k-NN (k=30) votes on the embeddings agree with the "
+        "final prediction and keep agreeing.",
+        reference="Baldock, Maennel, Neyshabur, NeurIPS 2021, section 2.1.",
+        compute=depth_scores,
+    )
+)
+register(
+    Measure(
+        name="depth_undetermined",
+        perspective="model",
+        inputs=_INPUTS,
+        direction="hard = high",
+        range="{False, True}",
+        description="The last probe's k-NN vote disagrees with the prediction (depth = L).",
+        reference="Baldock, Maennel, Neyshabur, NeurIPS 2021.",
+        compute=depth_scores,
+    )
+)

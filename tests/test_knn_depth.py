@@ -1,0 +1,140 @@
+"""k-NN engine and prediction depth against an independent brute force (plain numpy, per query, full sort),
+on data with many exact distance and vote ties, plus a 3-probe case worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from difficulty_widget.measures import majority_vote, nearest_neighbours, prediction_depth
+from difficulty_widget.measures.depth import depth_from_votes
+
+
+def brute_neighbours(query, support, k, exclude_self):
+    out = []
+    for i, q in enumerate(np.asarray(query, dtype=np.float64)):
+        d = ((np.asarray(support, dtype=np.float64) - q) ** 2).sum(1)
+        candidates = [j for j in range(len(d)) if not (exclude_self and j == i)]
+        order = sorted(candidates, key=lambda j: (d[j], j))[:k]
+        out.append((order, [d[j] for j in order]))
+    return out
+
+
+def brute_vote(labels, dists):
+    counts, sums = {}, {}
+    for y, d in zip(labels, dists, strict=True):
+        counts[y] = counts.get(y, 0) + 1
+        sums[y] = sums.get(y, 0.0) + d
+    best = max(counts.values())
+    return min((sums[c], c) for c in counts if counts[c] == best)[1]
+
+
+def brute_depth(query_probes, support_probes, support_labels, predictions, k, exclude_self):
+    votes = np.array(
+        [
+            [brute_vote(support_labels[idx], d) for idx, d in brute_neighbours(q, s, k, exclude_self)]
+            for q, s in zip(query_probes, support_probes, strict=True)
+        ]
+    ).T
+    depths = []
+    for v, p in zip(votes, predictions, strict=True):
+        depths.append(next((layer for layer in range(len(v)) if (v[layer:] == p).all()), len(v)))
+    return np.array(depths), votes
+
+
+def tie_heavy(rng, n, d, levels=3):
+    return rng.integers(0, levels, size=(n, d)).astype(np.float32)  # integer values: many exact ties
+
+
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_neighbours_equal_brute_force_with_many_ties(exclude_self):
+    rng = np.random.default_rng(0)
+    support = tie_heavy(rng, 120, 4)
+    query = support if exclude_self else tie_heavy(rng, 60, 4)
+    got = nearest_neighbours(query, support, 9, exclude_self=exclude_self, chunk_size=17)
+    want = brute_neighbours(query, support, 9, exclude_self)
+    np.testing.assert_array_equal(got.indices, [w[0] for w in want])
+    np.testing.assert_array_equal(got.sq_distances, [w[1] for w in want])
+    assert got.fallback_rows > 0  # ties at the k-th neighbour: the exact float64 path was exercised
+
+
+def test_neighbours_on_continuous_data_rarely_fall_back():
+    rng = np.random.default_rng(1)
+    support = rng.normal(size=(500, 32))
+    query = rng.normal(size=(80, 32))
+    got = nearest_neighbours(query, support, 10)
+    want = brute_neighbours(query, support, 10, False)
+    np.testing.assert_array_equal(got.indices, [w[0] for w in want])
+    np.testing.assert_allclose(got.sq_distances, [w[1] for w in want], rtol=0, atol=0)
+    assert got.fallback_rows <= 2
+
+
+def test_vote_ties_go_to_the_smaller_distance_sum_then_the_smaller_class():
+    labels = np.array([[0, 1], [0, 1], [2, 1], [1, 1]])
+    dists = np.array([[0.25, 0.25], [0.16, 0.36], [0.5, 0.1], [0.1, 0.2]])
+    assert majority_vote(labels, dists, 3).tolist() == [0, 0, 1, 1]
+
+
+def test_hand_made_three_probe_case():
+    support = [np.array([[0.0], [1.0], [2.0], [3.0]])] * 3
+    labels = np.array([0, 0, 1, 1])
+    query = [np.array([[1.5], [0.1], [3.0]]), np.array([[2.2], [2.9], [3.0]]), np.array([[3.1], [0.4], [0.0]])]
+    predictions = np.array([1, 0, 1])
+    result = prediction_depth(query, support, labels, predictions, k=1, progress=False)
+    # query 0: votes 0 (tie 1.5: index 1 wins), 1, 1 -> depth 1; query 1: 0, 1, 0 -> depth 2;
+    # query 2: 1, 1, 0 and prediction 1 -> the last probe disagrees: depth 3, undetermined
+    assert result.votes.tolist() == [[0, 1, 1], [0, 1, 0], [1, 1, 0]]
+    assert result.depth.tolist() == [1, 2, 3]
+    assert result.undetermined.tolist() == [False, False, True]
+    assert list(result.to_frame().columns) == ["prediction_depth", "depth_undetermined"]
+
+
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_prediction_depth_equals_brute_force(exclude_self):
+    rng = np.random.default_rng(2)
+    n_s = 90
+    support = [tie_heavy(rng, n_s, d) for d in (6, 3, 2)]
+    query = support if exclude_self else [tie_heavy(rng, 40, d) for d in (6, 3, 2)]
+    labels = rng.integers(0, 3, n_s)
+    predictions = rng.integers(0, 3, len(query[0]))
+    got = prediction_depth(query, support, labels, predictions, k=6, exclude_self=exclude_self, progress=False)
+    depth, votes = brute_depth(query, support, labels, predictions, 6, exclude_self)
+    np.testing.assert_array_equal(got.votes, votes)
+    np.testing.assert_array_equal(got.depth, depth)
+    np.testing.assert_array_equal(got.undetermined, depth == 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 8), st.integers(0, 2**32 - 1))
+def test_depth_from_votes_matches_its_definition(n_probes, n, seed):
+    rng = np.random.default_rng(seed)
+    votes = rng.integers(0, 2, (n, n_probes))
+    predictions = rng.integers(0, 2, n)
+    depth, undetermined = depth_from_votes(votes, predictions)
+    for i in range(n):
+        want = next((layer for layer in range(n_probes) if (votes[i, layer:] == predictions[i]).all()), n_probes)
+        assert depth[i] == want and undetermined[i] == (votes[i, -1] != predictions[i])
+
+
+def test_bad_input():
+    x = np.zeros((5, 2))
+    with pytest.raises(ValueError, match="larger than n_support - 1"):
+        nearest_neighbours(x, x, 5, exclude_self=True)
+    with pytest.raises(ValueError, match="larger than n_support"):
+        nearest_neighbours(x, x, 6)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        nearest_neighbours(x, x, 0)
+    with pytest.raises(ValueError, match="NaN"):
+        nearest_neighbours(np.array([[np.nan, 0.0]]), x, 1)
+    with pytest.raises(ValueError, match="features"):
+        nearest_neighbours(np.zeros((2, 3)), x, 1)
+    with pytest.raises(ValueError, match="equally long"):
+        prediction_depth([x, x], [x], np.zeros(5, int), np.zeros(5, int))
+    with pytest.raises(ValueError, match="probe 1 has 4 query"):
+        prediction_depth([x, x[:4]], [x, x], np.zeros(5, int), np.zeros(5, int))
+    with pytest.raises(ValueError, match="support_labels has length 4"):
+        prediction_depth([x], [x], np.zeros(4, int), np.zeros(5, int))
+    with pytest.raises(ValueError, match="sequences of arrays"):
+        prediction_depth(x, x, np.zeros(5, int), np.zeros(5, int))
