@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._validation import check_labels
-from .knn import check_features, majority_vote, nearest_neighbours
+from .knn import Neighbours, check_features, direct_sq_dist, majority_vote, nearest_neighbours
 from .registry import Measure, register
 
 
@@ -85,10 +85,37 @@ def prediction_depth(
     n_classes = int(max(labels.max(), preds.max())) + 1
     votes = np.empty((n_q, len(queries)), dtype=np.int64)
     for layer in tqdm(range(len(queries)), desc="prediction depth", unit="probe", disable=not progress, leave=False):
-        nn = nearest_neighbours(queries[layer], supports[layer], k, exclude_self=exclude_self, chunk_size=chunk_size)
-        votes[:, layer] = majority_vote(labels[nn.indices], nn.sq_distances, n_classes)
+        nn = nearest_neighbours(
+            queries[layer], supports[layer], k, exclude_self=exclude_self, exact_distances=False, chunk_size=chunk_size
+        )
+        votes[:, layer] = _vote(labels, nn, queries[layer], supports[layer], n_classes)
     depth, undetermined = depth_from_votes(votes, preds)
     return DepthResult(depth=depth, votes=votes, undetermined=undetermined)
+
+
+def _vote(labels: np.ndarray, nn: Neighbours, query: np.ndarray, support: np.ndarray, n_classes: int) -> np.ndarray:
+    """Majority votes. Rows whose counts tie are decided by the tied classes' sums of squared distances: from
+    the float32 distances when their gap exceeds the error bound, otherwise from float64 re-measurements."""
+    neighbour_labels = labels[nn.indices]
+    n = len(neighbour_labels)
+    flat = (np.arange(n)[:, None] * n_classes + neighbour_labels).ravel()
+    counts = np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes)
+    votes = counts.argmax(axis=1)
+    top = counts.max(axis=1, keepdims=True)
+    tied = np.flatnonzero((counts == top).sum(axis=1) > 1)
+    if tied.size == 0:
+        return votes
+    sums = np.bincount(flat, weights=nn.sq_distances.ravel(), minlength=n * n_classes).reshape(n, n_classes)
+    candidate_sums = np.where(counts[tied] == top[tied], sums[tied], np.inf)
+    two = np.sort(candidate_sums, axis=1)[:, :2]
+    bound = 0.0 if nn.error_bounds is None else nn.error_bounds[tied]
+    decided = (two[:, 1] - two[:, 0]) > 2 * top[tied, 0] * bound
+    votes[tied[decided]] = candidate_sums[decided].argmin(axis=1)
+    unsure = tied[~decided]
+    if unsure.size:
+        exact = direct_sq_dist(np.asarray(query[unsure], dtype=np.float64), support, nn.indices[unsure])
+        votes[unsure] = majority_vote(neighbour_labels[unsure], exact, n_classes)
+    return votes
 
 
 def depth_scores(query_probes, support_probes, support_labels, predictions) -> pd.DataFrame:
