@@ -19,7 +19,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._validation import check_labels
-from .knn import Neighbours, check_features, direct_sq_dist, majority_vote, nearest_neighbours
+from .knn import (
+    Neighbours,
+    check_features,
+    class_counts_and_sums,
+    direct_sq_dist,
+    majority_vote,
+    nearest_neighbours,
+)
 from .registry import Measure, register
 
 
@@ -97,15 +104,12 @@ def _vote(labels: np.ndarray, nn: Neighbours, query: np.ndarray, support: np.nda
     """Majority votes. Rows whose counts tie are decided by the tied classes' sums of squared distances: from
     the float32 distances when their gap exceeds the error bound, otherwise from float64 re-measurements."""
     neighbour_labels = labels[nn.indices]
-    n = len(neighbour_labels)
-    flat = (np.arange(n)[:, None] * n_classes + neighbour_labels).ravel()
-    counts = np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes)
+    counts, sums = class_counts_and_sums(neighbour_labels, nn.sq_distances, n_classes)
     votes = counts.argmax(axis=1)
     top = counts.max(axis=1, keepdims=True)
     tied = np.flatnonzero((counts == top).sum(axis=1) > 1)
     if tied.size == 0:
         return votes
-    sums = np.bincount(flat, weights=nn.sq_distances.ravel(), minlength=n * n_classes).reshape(n, n_classes)
     candidate_sums = np.where(counts[tied] == top[tied], sums[tied], np.inf)
     two = np.sort(candidate_sums, axis=1)[:, :2]
     bound = 0.0 if nn.error_bounds is None else nn.error_bounds[tied]

@@ -192,14 +192,20 @@ def _exact_row(q: np.ndarray, s: np.ndarray, k: int, own: int | None) -> tuple[n
     return order, d[order]
 
 
+def class_counts_and_sums(
+    neighbour_labels: np.ndarray, sq_distances: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and class: how many of the neighbours carry the class, and the sum of their squared distances."""
+    n = len(neighbour_labels)
+    flat = (np.arange(n)[:, None] * n_classes + neighbour_labels).ravel()
+    counts = np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes)
+    sums = np.bincount(flat, weights=sq_distances.ravel(), minlength=n * n_classes).reshape(n, n_classes)
+    return counts, sums
+
+
 def majority_vote(neighbour_labels: np.ndarray, sq_distances: np.ndarray, n_classes: int) -> np.ndarray:
     """The k-NN vote per row: the most frequent label; ties go to the class whose tied neighbours have the
     smallest sum of squared distances, then to the smaller class index."""
-    n = len(neighbour_labels)
-    counts = np.zeros((n, n_classes), dtype=np.int64)
-    sums = np.zeros((n, n_classes), dtype=np.float64)
-    rows = np.repeat(np.arange(n), neighbour_labels.shape[1])
-    np.add.at(counts, (rows, neighbour_labels.ravel()), 1)
-    np.add.at(sums, (rows, neighbour_labels.ravel()), sq_distances.ravel())
+    counts, sums = class_counts_and_sums(neighbour_labels, sq_distances, n_classes)
     top = counts.max(axis=1, keepdims=True)
     return np.where(counts == top, sums, np.inf).argmin(axis=1)
