@@ -19,6 +19,7 @@ import numpy as np
 from .._validation import check_positive_int, to_numpy
 
 _UNIT_ROUNDOFF32 = 2.0**-24
+_BLOCK_VALUES = 2**23  # values per temporary block (64 MB of float64)
 #: Extra float32 candidates per row beyond k, so that a near-tie band rarely needs the full float64 row.
 EXTRA_CANDIDATES = 16
 
@@ -43,8 +44,10 @@ def check_features(features: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} is empty: got shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+    if np.issubdtype(arr.dtype, np.floating):
+        step = max(1, _BLOCK_VALUES // arr.shape[1])  # checked in blocks: no full-size boolean temporary
+        if not all(np.isfinite(arr[i : i + step]).all() for i in range(0, len(arr), step)):
+            raise ValueError(f"{name} contains NaN or infinite values")
     return arr
 
 
@@ -155,9 +158,6 @@ def nearest_neighbours(
         fallback_rows=fallback,
         error_bounds=None if exact_distances else bounds_out,
     )
-
-
-_BLOCK_VALUES = 2**23  # float64 values per temporary block (64 MB)
 
 
 def direct_sq_dist(q: np.ndarray, s: np.ndarray, cand: np.ndarray) -> np.ndarray:
