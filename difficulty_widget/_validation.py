@@ -71,3 +71,18 @@ def check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def lookup_positions(
+    index_ids: np.ndarray, wanted: np.ndarray, order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of ``wanted`` ids in ``index_ids`` (binary search; ``order`` = a precomputed argsort),
+    and a mask of the wanted ids that are not there (their positions are meaningless)."""
+    index_ids, wanted = np.asarray(index_ids), np.asarray(wanted)
+    if order is None:
+        order = np.argsort(index_ids, kind="stable")
+    if len(index_ids) == 0:
+        return np.zeros(len(wanted), dtype=np.int64), np.ones(len(wanted), dtype=bool)
+    found = np.searchsorted(index_ids[order], wanted).clip(0, len(index_ids) - 1)
+    positions = order[found].astype(np.int64)
+    return positions, index_ids[positions] != wanted

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .._validation import check_images, check_positive_int
+from .._validation import check_images, check_positive_int, lookup_positions
 from .images import ImageData
 from .thumbnails import encode_png
 
@@ -98,10 +98,8 @@ def to_uint8_image(image: Any) -> np.ndarray:
 
 
 def _lookup(source_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    order = np.argsort(source_ids, kind="stable")
-    found = np.searchsorted(source_ids[order], wanted).clip(0, len(source_ids) - 1)
-    positions = order[found]
-    missing = wanted[source_ids[positions] != wanted]
+    positions, unknown = lookup_positions(source_ids, wanted)
+    missing = wanted[unknown]
     if missing.size:
         raise ValueError(f"images has no image for ids {missing[:10].tolist()}")
     return positions

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from .._validation import check_images, check_positive_int
+from .._validation import check_images, check_positive_int, lookup_positions
 
 
 def thumbnails(
@@ -56,11 +56,7 @@ def _positions(ids: Sequence[int], n: int, id_index: np.ndarray | None) -> np.nd
         if bad.size:
             raise ValueError(f"ids out of range [0, {n}): {bad[:10].tolist()}")
         return ids_arr.astype(np.int64)
-    id_index = np.asarray(id_index)
-    order = np.argsort(id_index, kind="stable")
-    found = np.searchsorted(id_index[order], ids_arr).clip(0, max(n - 1, 0))
-    positions = order[found]
-    unknown = ids_arr[id_index[positions] != ids_arr]
-    if unknown.size:
-        raise ValueError(f"unknown ids: {unknown[:10].tolist()}")
-    return positions.astype(np.int64)
+    positions, unknown = lookup_positions(id_index, ids_arr)
+    if unknown.any():
+        raise ValueError(f"unknown ids: {ids_arr[unknown][:10].tolist()}")
+    return positions

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_labels
-from .knn import check_features, nearest_neighbours
+from .knn import Neighbours, check_features, nearest_neighbours
 from .registry import Measure, register
 
 
@@ -28,14 +28,20 @@ def _features_and_labels(features: Any, labels: Any) -> tuple[np.ndarray, np.nda
 def knn_label_agreement(features: Any, labels: Any, k: int = 30) -> np.ndarray:
     """Share (float64 in [0, 1]) of each instance's k nearest neighbours, itself excluded, with its label."""
     x, y = _features_and_labels(features, labels)
-    nn = nearest_neighbours(x, x, k, exclude_self=True)
-    return (y[nn.indices] == y[:, None]).mean(axis=1)
+    return _agreement(y, nearest_neighbours(x, x, k, exclude_self=True))
 
 
 def local_density(features: Any, k: int = 30) -> np.ndarray:
     """Mean Euclidean distance to the k nearest neighbours, itself excluded (high = sparse, atypical)."""
     x = check_features(features, "features")
-    nn = nearest_neighbours(x, x, k, exclude_self=True)
+    return _density(nearest_neighbours(x, x, k, exclude_self=True))
+
+
+def _agreement(y: np.ndarray, nn: Neighbours) -> np.ndarray:
+    return (y[nn.indices] == y[:, None]).mean(axis=1)
+
+
+def _density(nn: Neighbours) -> np.ndarray:
     return np.sqrt(nn.sq_distances).mean(axis=1)
 
 
@@ -67,9 +73,9 @@ def data_scores(features: Any, labels: Any) -> pd.DataFrame:
     nn = nearest_neighbours(x, x, min(30, len(x) - 1), exclude_self=True)  # one search for two scores
     return pd.DataFrame(
         {
-            "knn_agreement": (y[nn.indices] == y[:, None]).mean(axis=1),
+            "knn_agreement": _agreement(y, nn),
             "centroid_distance": centroid_distance(x, y),
-            "local_density": np.sqrt(nn.sq_distances).mean(axis=1),
+            "local_density": _density(nn),
             "class_frequency": class_frequency(y),
         }
     )

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_labels, to_numpy
-from .model import log_softmax
+from .model import log_softmax, true_class_margin
 from .registry import Measure, register
 
 REGIONS = ("easy-to-learn", "ambiguous", "hard-to-learn")
@@ -63,6 +63,12 @@ def data_map(
     and ``dm_region``: ambiguous when variability >= ``variability_threshold``, else easy-to-learn when
     confidence >= ``confidence_threshold``, else hard-to-learn."""
     _, true_prob, correct = _true_probs_and_correct(logits_per_epoch, labels)
+    return _data_map(true_prob, correct, variability_threshold, confidence_threshold)
+
+
+def _data_map(
+    true_prob: np.ndarray, correct: np.ndarray, variability_threshold: float, confidence_threshold: float
+) -> pd.DataFrame:
     confidence = true_prob.mean(axis=0)
     variability = true_prob.std(axis=0)
     region = np.where(
@@ -99,18 +105,16 @@ def area_under_margin(logits_per_epoch: Any, labels: Any) -> np.ndarray:
     """Mean over epochs of z_y - max_{c != y} z_c."""
     z = check_per_epoch(logits_per_epoch, "logits_per_epoch", 3).astype(np.float64)
     y = check_labels(labels, n=z.shape[1], n_classes=z.shape[2])
-    true = np.take_along_axis(z, y[None, :, None], axis=2)[..., 0]
-    others = z.copy()
-    np.put_along_axis(others, y[None, :, None], -np.inf, axis=2)
-    return (true - others.max(axis=2)).mean(axis=0)
+    return true_class_margin(z, y[None, :]).mean(axis=0)
 
 
 def dynamics_scores(logits_per_epoch: Any, labels: Any) -> pd.DataFrame:
     """Registry adapter: every training-dynamics column from the per-epoch logits."""
-    _, _, correct = _true_probs_and_correct(logits_per_epoch, labels)
-    frame = data_map(logits_per_epoch, labels)
+    z, true_prob, correct = _true_probs_and_correct(logits_per_epoch, labels)  # one validation, one pass
+    frame = _data_map(true_prob, correct, variability_threshold=0.2, confidence_threshold=0.5)
     frame["forgetting_events"], frame["never_learned"] = forgetting_events(correct)
-    frame["aum"] = area_under_margin(logits_per_epoch, labels)
+    y = np.asarray(labels).astype(np.int64)
+    frame["aum"] = true_class_margin(z, y[None, :]).mean(axis=0)
     frame["iteration_learned"], frame["learned_undefined"] = iteration_learned(correct)
     return frame
 

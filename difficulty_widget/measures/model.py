@@ -35,6 +35,14 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
+def true_class_margin(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """z_y - max_{c != y} z_c along the last axis; ``labels`` broadcasts against the leading axes."""
+    index = np.broadcast_to(labels, logits.shape[:-1])[..., None]
+    others = logits.copy()
+    np.put_along_axis(others, index, -np.inf, axis=-1)
+    return np.take_along_axis(logits, index, axis=-1)[..., 0] - others.max(axis=-1)
+
+
 def model_scores(logits: Any, labels: Any) -> pd.DataFrame:
     """Per-instance model-perspective scores from logits and labels.
 
@@ -67,9 +75,7 @@ def model_scores(logits: Any, labels: Any) -> pd.DataFrame:
         out["true_prob"][rows] = p[idx, yc]
         out["loss"][rows] = -log_p[idx, yc]
         out["entropy"][rows] = -(p * log_p).sum(axis=1)
-        others = zc.copy()
-        others[idx, yc] = -np.inf
-        out["margin"][rows] = zc[idx, yc] - others.max(axis=1)
+        out["margin"][rows] = true_class_margin(zc, yc)
     # Rounding can push the bounded scores a few ulps outside their ranges; clamp to the exact bounds.
     np.clip(out["entropy"], 0.0, np.log(n_classes), out=out["entropy"])
     np.clip(out["confidence"], 1.0 / n_classes, 1.0, out=out["confidence"])

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from .._validation import lookup_positions
 from ..analysis import Analysis
 from ..data.image_source import ImageSource
 from ..measures import registry
@@ -225,15 +226,14 @@ class Explorer(anywidget.AnyWidget):
         if not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"selection must hold integer instance ids, got dtype {ids.dtype}")
         ids = np.unique(ids.astype(np.int64))
-        found = self._ids[self._order[np.searchsorted(self._ids[self._order], ids).clip(0, len(self._ids) - 1)]]
-        unknown = ids[found != ids]
+        _, missing = lookup_positions(self._ids, ids, self._order)
+        unknown = ids[missing]
         if unknown.size:
             raise ValueError(f"ids not in the analysis: {unknown[:10].tolist()} (ids are the table's 'id' column)")
         return ids
 
     def _positions_of(self, ids: np.ndarray) -> np.ndarray:
-        sorted_ids = self._ids[self._order]
-        return self._order[np.searchsorted(sorted_ids, ids)]
+        return lookup_positions(self._ids, ids, self._order)[0]  # ids are validated when set
 
     def _build_specs(self) -> list[dict[str, Any]]:
         df = self.analysis.df
