@@ -259,7 +259,9 @@ def _check_class_names(class_names: Sequence[str]) -> list[str]:
     if len(names) < 2:
         raise ValueError(f"class_names must name at least 2 classes, got {names}")
     if len(set(names)) != len(names):
-        raise ValueError(f"class_names must be unique, got duplicates in {names}")
+        seen: set[str] = set()
+        twice = sorted({n for n in names if n in seen or seen.add(n)})
+        raise ValueError(f"class_names must be unique; these appear more than once: {twice}")
     return names
 
 

@@ -8,6 +8,7 @@ Pure functions, arrays in, arrays and DataFrames out:
   lowest common ancestors and their depths;
 - :func:`similarity_depth`: Similarity Depth, with its groups and maximum-spanning-tree edges;
 - :func:`compliance`: how well errors follow perceived (and semantic) similarity;
+- :func:`class_graph`: the laid-out class graph (similarity and confusion edges) that the Explorer draws;
 - :func:`study_efficientnet_lite0`: the whole study on a pretrained ImageNet model, with controls.
 """
 
@@ -21,6 +22,7 @@ from .datasets import (
     imagenet1k_wnids,
 )
 from .depth import GROUPINGS, SimilarityDepth, group_classes, maximum_spanning_tree, similarity_depth
+from .graph import ClassGraph, class_graph, top_k_neighbours
 from .hierarchy import SIMILARITY_KINDS, Hierarchy
 from .imagenet import (
     SemanticStudy,
@@ -39,11 +41,13 @@ __all__ = [
     "GROUPINGS",
     "MNIST_SYNSETS",
     "SIMILARITY_KINDS",
+    "ClassGraph",
     "Hierarchy",
     "SemanticStudy",
     "SimilarityDepth",
     "WordNetHierarchy",
     "check_similarity",
+    "class_graph",
     "class_synsets",
     "class_templates",
     "compliance",
@@ -63,4 +67,5 @@ __all__ = [
     "similarity_depth",
     "structural_similarity",
     "study_efficientnet_lite0",
+    "top_k_neighbours",
 ]

@@ -214,3 +214,146 @@ def default_histograms(df: pd.DataFrame, exclude: Sequence[str], limit: int = 3)
     preferred = ["loss", "entropy", "confidence", "margin", "true_prob", "prediction_depth"]
     floats = [c for c in preferred if c in df.columns and pd.api.types.is_float_dtype(df[c].dtype)]
     return [c for c in floats if c not in exclude][:limit]
+
+
+#: The named source of the class graph's nodes: the browser fills it from ``usermeta.dw_graph`` and counts, per
+#: class, the selected instances (``n``: instances with that label, ``selected``: how many are selected,
+#: ``active``: 1 when some are, or when nothing is selected).
+GRAPH_NODES = "graph_nodes"
+CONFUSION_EXPLAINED = ["#54a24b", "#e45756"]
+
+
+def class_graph(graph: Any, *, width: int = 520, height: int = 420) -> dict[str, Any]:
+    """The class graph (a :class:`difficulty_widget.semantics.ClassGraph`) as a Vega-Lite spec.
+
+    Similarity edges grey, confusion edges with width = count and colour = whether structural similarity
+    explains them; nodes coloured by group or ancestor. Drag pans, the wheel zooms (``graph_zoom``). Selection
+    is by click, handled by the front-end (a node selects its class's instances, an edge the instances whose
+    label and prediction are that pair in either direction); the signal ``graph_search`` (a lower-case
+    substring) outlines and labels matching classes, ``graph_pair`` outlines the picked edge.
+    """
+    nodes = graph.nodes
+    xy = nodes[["x", "y"]].to_numpy(dtype=float)
+    pad = 0.06 * (float(np.ptp(xy)) or 1.0)
+    domain = lambda v: [float(v.min()) - pad, float(v.max()) + pad]  # noqa: E731
+    x_scale = alt.Scale(domain=domain(xy[:, 0]), nice=False, zero=False)
+    y_scale = alt.Scale(domain=domain(xy[:, 1]), nice=False, zero=False)
+    names = nodes["name"].tolist()
+
+    edges = graph.edges.assign(
+        x=xy[graph.edges["a"], 0],
+        y=xy[graph.edges["a"], 1],
+        x2=xy[graph.edges["b"], 0],
+        y2=xy[graph.edges["b"], 1],
+        name_a=[names[i] for i in graph.edges["a"]],
+        name_b=[names[i] for i in graph.edges["b"]],
+        kind=graph.edges["kind"].astype(str),
+        explained=graph.edges["explained"].astype(bool),
+    )
+    fields = ["kind", "a", "b", "x", "y", "x2", "y2", "name_a", "name_b", "count", "a_to_b", "b_to_a"]
+    records = edges[[*fields, "similarity", "explained"]].to_dict(orient="records")
+    edge_data = alt.InlineData(values=records)
+    position = {
+        "x": alt.X("x:Q", scale=x_scale, axis=None),
+        "y": alt.Y("y:Q", scale=y_scale, axis=None),
+        "x2": "x2:Q",
+        "y2": "y2:Q",
+    }
+    base_edges = alt.Chart(edge_data)
+    pair = "datum.a == graph_pair[0] && datum.b == graph_pair[1]"
+    similarity_edges = (
+        base_edges.mark_rule(color="#9a9a9a", strokeWidth=1.2, opacity=0.7)
+        .encode(**position)
+        .transform_filter("datum.kind == 'similarity'")
+    )
+    edge_tooltip = [
+        alt.Tooltip("name_a:N", title="class a"),
+        alt.Tooltip("name_b:N", title="class b"),
+        alt.Tooltip("a_to_b:Q", title="a predicted as b"),
+        alt.Tooltip("b_to_a:Q", title="b predicted as a"),
+        alt.Tooltip("similarity:Q", title="structural similarity", format=".3f"),
+        alt.Tooltip("explained:N", title=f"among top-{graph.k} neighbours"),
+    ]
+    confusions = base_edges.transform_filter("datum.kind == 'confusion'")
+    max_count = int(graph.confusion_edges["count"].max()) if len(graph.confusion_edges) else 1
+    confusion_hits = confusions.mark_rule(strokeWidth=9, color="white", opacity=0.01).encode(
+        **position, tooltip=edge_tooltip
+    )
+    confusion_edges = confusions.mark_rule(opacity=0.55).encode(
+        **position,
+        strokeWidth=alt.StrokeWidth(
+            "count:Q", scale=alt.Scale(domain=[0, max_count], range=[1.5, 8]), title="confusions"
+        ),
+        color=alt.condition(
+            pair,
+            alt.value("#222222"),
+            alt.Color(
+                "explained:N",
+                scale=alt.Scale(domain=[True, False], range=CONFUSION_EXPLAINED),
+                title=f"confusion between top-{graph.k} neighbours",
+            ),
+        ),
+        tooltip=edge_tooltip,
+    )
+
+    n_colors = nodes["color"].nunique()
+    search = "graph_search && indexof(lower(datum.name), graph_search) >= 0"
+    node_base = alt.Chart(alt.Data(name=GRAPH_NODES))
+    color = (
+        alt.value(HIGHLIGHT)
+        if graph.color_by is None
+        else alt.Color(
+            "color:N",
+            title=graph.color_by,
+            scale=alt.Scale(scheme="category20"),
+            legend=alt.Legend() if n_colors <= 20 else None,
+        )
+    )
+    node_size = 90 if len(nodes) <= 50 else 40 if len(nodes) <= 300 else 22
+    node_marks = (
+        node_base.mark_circle(size=node_size, strokeWidth=2)
+        .encode(
+            x=alt.X("x:Q", scale=x_scale, axis=None),
+            y=alt.Y("y:Q", scale=y_scale, axis=None),
+            color=color,
+            opacity=alt.condition("datum.active == 1", alt.value(0.95), alt.value(0.15)),
+            stroke=alt.condition(search, alt.value("#000000"), alt.value(None)),
+            tooltip=[
+                alt.Tooltip("name:N", title="class"),
+                alt.Tooltip("color:N", title=graph.color_by or "colour"),
+                alt.Tooltip("n:Q", title="instances"),
+                alt.Tooltip("selected:Q", title="selected"),
+                alt.Tooltip("top_neighbours:N", title=f"top-{graph.k} structural neighbours"),
+            ],
+        )
+        .add_params(alt.selection_interval(name="graph_zoom", bind="scales"))
+    )
+    always_label = len(nodes) <= 30
+    labels = (
+        node_base.mark_text(dy=-9, fontSize=10, color="#333333")
+        .encode(
+            x=alt.X("x:Q", scale=x_scale, axis=None),
+            y=alt.Y("y:Q", scale=y_scale, axis=None),
+            text="name:N",
+        )
+        .transform_filter("true" if always_label else search)
+    )
+    chart = (
+        alt.layer(confusion_hits, similarity_edges, confusion_edges, node_marks, labels)
+        .properties(width=width, height=height, title="class graph (click a class or an edge)")
+        .add_params(alt.param(name="graph_search", value=""), alt.param(name="graph_pair", value=[-1, -1]))
+        .resolve_scale(color="independent", strokeWidth="independent")
+    )
+    spec = chart.to_dict()
+    spec.pop("$schema", None)
+    spec["usermeta"] = {
+        "dw_graph": {
+            "label": nodes["class"].astype(int).tolist(),
+            "name": names,
+            "x": xy[:, 0].tolist(),
+            "y": xy[:, 1].tolist(),
+            "color": nodes["color"].tolist(),
+            "top_neighbours": nodes["top_neighbours"].tolist(),
+        }
+    }
+    return spec

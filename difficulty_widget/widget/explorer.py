@@ -78,6 +78,9 @@ class Explorer(anywidget.AnyWidget):
     color : ``"correct"``, ``"label"``, ``"prediction"``, or any column.
     histograms : score columns to draw as brushable histograms (default: up to three).
     sort_by, caption_score : the gallery's order and the score in each caption (default: ``loss``).
+    class_graph : a :class:`difficulty_widget.semantics.ClassGraph` to draw as a linked view: clicking a class
+        selects its instances, clicking an edge the instances whose label and prediction are that pair (either
+        way); a selection made elsewhere fades the classes it does not contain. Also :meth:`show_class_graph`.
 
     The selection: brushing a chart, clicking a confusion cell, or ``explorer.select(...)`` from Python sets
     ``explorer.selection`` (ids, or None); ``explorer.selected`` is those rows; ``on_select`` registers
@@ -124,6 +127,7 @@ class Explorer(anywidget.AnyWidget):
         caption_score: str | None = None,
         thumb_size: int = 56,
         gallery_height: int = 300,
+        class_graph: Any = None,
     ) -> None:
         if isinstance(analysis, pd.DataFrame):
             analysis = Analysis.from_dataframe(analysis)
@@ -134,6 +138,7 @@ class Explorer(anywidget.AnyWidget):
         self._ids = df["id"].to_numpy(dtype=np.int64)
         self._order = np.argsort(self._ids, kind="stable")
         self._callbacks: list[SelectCallback] = []
+        self._class_graph = None if class_graph is None else self._check_graph(class_graph)
         self._images = None if images is None else ImageSource(images, len(df), ids=self._image_ids(images))
         columns = table_columns(df)
         numeric = [c for c in columns if c not in ("id", "label", "split", "prediction")]
@@ -206,6 +211,11 @@ class Explorer(anywidget.AnyWidget):
             self._callbacks.append(callback)
         return callback
 
+    def show_class_graph(self, graph: Any) -> None:
+        """Draw a :class:`difficulty_widget.semantics.ClassGraph` (or replace the one drawn); None removes it."""
+        self._class_graph = None if graph is None else self._check_graph(graph)
+        self._rebuild_specs({})
+
     def add_chart(self, chart: Any) -> None:
         """Add your own Altair chart built on :func:`difficulty_widget.widget.instances`; its selections link."""
         spec = charts.to_spec(chart)
@@ -216,6 +226,19 @@ class Explorer(anywidget.AnyWidget):
         from ..data.images import ImageData
 
         return self._ids if isinstance(images, ImageData) else None
+
+    def _check_graph(self, graph: Any) -> Any:
+        from ..semantics.graph import ClassGraph
+
+        if not isinstance(graph, ClassGraph):
+            raise ValueError(
+                "class_graph must be a ClassGraph (difficulty_widget.semantics.class_graph), "
+                f"got {type(graph).__name__}"
+            )
+        n = len(self.analysis.class_names)
+        if graph.n_classes != n:
+            raise ValueError(f"class_graph has {graph.n_classes} classes but the analysis has {n}")
+        return graph
 
     def _check_ids(self, value: Any) -> np.ndarray:
         ids = np.asarray(value)
@@ -250,6 +273,8 @@ class Explorer(anywidget.AnyWidget):
             source = "confusion_counts" if binned else charts.DATA_NAME
             spec = charts.to_spec(charts.confusion_matrix(names, binned=binned), source=source)
             specs.append({"id": "confusion", "spec": spec})
+        if self._class_graph is not None:
+            specs.append({"id": "class_graph", "spec": charts.class_graph(self._class_graph)})
         for column in self.histograms:
             if column not in df.columns:
                 raise ValueError(f"histogram column {column!r} is not in the analysis")

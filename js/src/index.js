@@ -5,6 +5,7 @@ import { changeset, parse, View } from "vega";
 import { compile } from "vega-lite";
 import { Handler } from "vega-tooltip";
 import { Gallery } from "./gallery.js";
+import { GraphControls, graphNodes } from "./graph.js";
 import { binCounts, confusionCounts } from "./aggregate.js";
 import { PointsLayer } from "./points.js";
 import { debounce, isEmptySelection, positionsWhere, predicateFor, throttle } from "./selection.js";
@@ -60,6 +61,10 @@ function dataSource(spec, table) {
     const { column, edges } = meta.dw_bins;
     return { name, fields: { start: column, end: column }, derive: (flags) => binCounts(table.columns[column], edges, flags) };
   }
+  if (meta.dw_graph) {
+    const labels = table.columns.label;
+    return { name: "graph_nodes", fields: {}, derive: (flags) => graphNodes(meta.dw_graph, labels, flags) };
+  }
   if (meta.dw_confusion) {
     const { label, prediction } = table.columns;
     return { name, fields: {}, derive: (flags) => confusionCounts(label, prediction, table.classNames, flags) };
@@ -90,7 +95,8 @@ function el(tag, className, text) {
 function selectionParams(spec) {
   const names = [];
   const visit = (s) => {
-    for (const p of s.params || []) if (p.select) names.push(p.name);
+    // a selection bound to the scales zooms and pans; it selects no instances
+    for (const p of s.params || []) if (p.select && p.bind !== "scales") names.push(p.name);
     for (const key of ["layer", "hconcat", "vconcat", "concat"]) for (const sub of s[key] || []) visit(sub);
     if (s.spec) visit(s.spec);
   };
@@ -160,9 +166,12 @@ async function render({ model, el: root }) {
     if (isEmptySelection(value) && state.active !== entry) return; // an idle chart reporting "nothing"
     const predicate = predicateFor(onColumns(value, entry.source.fields), state.table.columns);
     const positions = isEmptySelection(value) || !predicate ? null : positionsWhere(predicate, state.table.n);
+    selectFrom(entry, positions, { now: false });
+  };
+  const selectFrom = (entry, positions, { now = true } = {}) => {
     if (state.active !== entry) clearBrushes(state, entry.view); // once per gesture, not per mouse move
     state.active = entry;
-    show(positions, { now: false });
+    show(positions, { now });
     sendSelection(positions);
   };
 
@@ -174,8 +183,12 @@ async function render({ model, el: root }) {
       const box = el("div", "dw-chart");
       box.dataset.chart = id;
       chartsBox.appendChild(box);
+      const graphMeta = spec.usermeta && spec.usermeta.dw_graph;
+      const toolbar = graphMeta ? el("div", "dw-toolbar") : null;
+      const host = graphMeta ? el("div") : box;
+      if (graphMeta) box.append(toolbar, host);
       // compile the Vega-Lite spec and give the view its rows before the first run: one layout, no empty pass
-      const view = new View(parse(compile(spec).spec), { renderer: "canvas", container: box, hover: true });
+      const view = new View(parse(compile(spec).spec), { renderer: "canvas", container: host, hover: true });
       view.tooltip(new Handler().call); // vega-tooltip escapes HTML in values
       box.__view = view; // for tests and power users: the Vega view of this chart
       const source = dataSource(spec, state.table);
@@ -185,6 +198,19 @@ async function render({ model, el: root }) {
       else if (source.derive) view.change(source.name, changeset().insert(source.derive(state.flags)));
       else view.change(DATA, changeset().insert(state.table.rows));
       for (const name of entry.params) view.addSignalListener(name, (_, value) => onGesture(entry, value));
+      if (graphMeta) {
+        entry.graph = new GraphControls({
+          toolbar,
+          view,
+          meta: graphMeta,
+          table: state.table,
+          update: (fn) => enqueue(entry, fn),
+          select: (positions, pair) => {
+            entry.graph.showPair(pair);
+            selectFrom(entry, positions);
+          },
+        });
+      }
       state.views.push(entry);
       await view.runAsync();
       entry.ready = true;
@@ -263,7 +289,9 @@ function enqueue(entry, update) {
 
 function clearBrushes(state, except) {
   for (const entry of state.views) {
-    if (entry.view === except || entry.params.length === 0) continue;
+    if (entry.view === except) continue;
+    if (entry.graph) entry.graph.showPair(null);
+    if (entry.params.length === 0) continue;
     enqueue(entry, (view) => {
       entry.clearing = true;
       for (const name of entry.params) {

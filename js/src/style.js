@@ -21,4 +21,6 @@ export const STYLE = `
 .dw-detail table { border-collapse: collapse; width: 100%; }
 .dw-detail td { padding: 1px 4px; border-bottom: 1px solid #eee; font-variant-numeric: tabular-nums; }
 .dw-detail td:first-child { color: #555; }
+.dw-graph-search { width: 200px; }
+.dw-graph-status { color: #555; }
 `;

@@ -28,3 +28,20 @@ test("confusion counts per cell, with the selected share", () => {
     { label_name: "b", prediction_name: "b", count: 2, selected: 1 },
   ]);
 });
+
+test("class-graph nodes count each class's instances and selected ones; nothing selected keeps all active", async () => {
+  const { graphNodes, classPositions, pairPositions, matchClasses } = await import("../src/graph.js");
+  const meta = { label: [0, 1, 2], name: ["Cat", "dog", "Bobcat"], x: [0, 1, 2], y: [2, 1, 0], color: ["a", "b", "a"],
+    top_neighbours: ["", "", ""] };
+  const labels = Int32Array.from([0, 0, 1, 2, 2, 2]);
+  const predictions = Int32Array.from([0, 2, 1, 0, 2, 2]);
+  const some = graphNodes(meta, labels, Uint8Array.from([0, 1, 0, 0, 1, 0]));
+  assert.deepEqual(some.map((t) => [t.n, t.selected, t.active]), [[2, 1, 1], [1, 0, 0], [3, 1, 1]]);
+  const none = graphNodes(meta, labels, Uint8Array.from([1, 1, 1, 1, 1, 1]));
+  assert.deepEqual(none.map((t) => t.active), [1, 1, 1]);
+  assert.deepEqual(Array.from(classPositions(labels, [2])), [3, 4, 5]);
+  assert.deepEqual(Array.from(pairPositions(labels, predictions, 0, 2)), [1, 3]);
+  assert.deepEqual(Array.from(pairPositions(labels, predictions, 2, 0)), [1, 3]);
+  assert.deepEqual(matchClasses(meta.name, "CAT"), [0, 2]);
+  assert.deepEqual(matchClasses(meta.name, "  "), []);
+});

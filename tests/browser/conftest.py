@@ -212,3 +212,12 @@ class Page:
         self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         self.page.wait_for_timeout(500)
         self.wait_idle()
+
+
+@pytest.fixture(scope="session")
+def demo_analysis(lab) -> Path:
+    """The demo's analysis of the digits (5 epochs), saved in the lab's folder as demo/analysis.parquet."""
+    from difficulty_widget.demo import run_demo
+
+    run_demo("digits", lab.root / "demo", epochs=5, progress=False)
+    return lab.root / "demo" / "analysis.parquet"

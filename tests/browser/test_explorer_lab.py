@@ -20,14 +20,6 @@ EXPLORER_CELLS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def demo_analysis(lab):
-    from difficulty_widget.demo import run_demo
-
-    run_demo("digits", lab.root / "demo", epochs=5, progress=False)
-    return lab.root / "demo" / "analysis.parquet"
-
-
 def explorer_cells(vega_points_max: int, aggregate_above: int) -> list[str]:
     return [
         c.replace("{vega_points_max}", str(vega_points_max)).replace("{aggregate_above}", str(aggregate_above))

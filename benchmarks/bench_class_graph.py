@@ -1,0 +1,129 @@
+"""The class graph at ImageNet scale: layout time in Python and first render in headless Chromium.
+
+1000 classes with the real class templates of the pretrained EfficientNet-Lite0 (PyPI, offline), so the
+similarity structure is a real one; 50000 synthetic instances whose errors go to structurally close classes
+half of the time (the confusion edges). Measured:
+
+- ``class_graph``: groups (affinity propagation), tree edges, confusion edges and the spring layout;
+- first render: an Explorer with the class graph against the same Explorer without it (the baseline, measured
+  in the same run), from calling ``render`` to every chart drawn (``widget_harness.py``, no Jupyter);
+- zoom: the time from a wheel event over the graph to its redraw, and a node click -> selection of its
+  instances (median over several).
+
+Target (issue 7): graph first render under 2 s.
+
+    python benchmarks/bench_class_graph.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_widget import CHROMIUM_FLAGS
+from widget_harness import serve
+
+from difficulty_widget import Analysis, Explorer
+from difficulty_widget.measures import model_scores
+from difficulty_widget.semantics import (
+    class_graph,
+    class_templates,
+    imagenet1k_classes,
+    load_efficientnet_lite0,
+    structural_similarity,
+    top_k_neighbours,
+)
+
+RENDER_AND_ZOOM = """async () => {
+  const box = document.querySelector("[data-chart='class_graph']");
+  const view = box.__view;
+  const canvas = box.querySelector('canvas').getBoundingClientRect();
+  const times = [];
+  const before = view.scale('x').domain().join();
+  for (let i = 0; i < 10; i++) {
+    const t0 = performance.now();
+    const x = canvas.x + canvas.width / 2, y = canvas.y + canvas.height / 2;
+    const wheel = new WheelEvent('wheel', { deltaY: -120, clientX: x, clientY: y, bubbles: true });
+    box.querySelector('canvas').dispatchEvent(wheel);
+    await view.runAsync();
+    await new Promise(requestAnimationFrame);
+    times.push(performance.now() - t0);
+  }
+  if (view.scale('x').domain().join() === before) throw new Error('the wheel did not zoom the graph');
+  return times;
+}"""
+
+
+def synthetic_instances(structural: np.ndarray, n: int, seed: int = 0) -> Analysis:
+    rng = np.random.default_rng(seed)
+    c = len(structural)
+    labels = rng.integers(0, c, n)
+    near = top_k_neighbours(structural, 5)
+    wrong = rng.random(n) < 0.25
+    close = rng.random(n) < 0.5
+    predictions = labels.copy()
+    predictions[wrong & close] = near[labels[wrong & close], rng.integers(0, 5, (wrong & close).sum())]
+    far = wrong & ~close
+    predictions[far] = rng.integers(0, c, far.sum())
+    logits = rng.normal(size=(n, c)).astype(np.float32)
+    logits[np.arange(n), predictions] += 4
+    frame = pd.concat([pd.DataFrame({"id": np.arange(n), "label": labels}), model_scores(logits, labels)], axis=1)
+    classes = imagenet1k_classes()  # two ImageNet names occur twice ("crane", "maillot"): add the wnid to those
+    twice = classes["name"].duplicated(keep=False)
+    names = classes["name"].where(~twice, classes["name"] + " (" + classes["wnid"] + ")")
+    return Analysis(frame, names.tolist())
+
+
+def render_ms(explorer: Explorer, probe: str | None = None) -> tuple[float, list[float]]:
+    from playwright.sync_api import sync_playwright
+
+    url, server = serve(explorer)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.goto(url)
+            page.wait_for_function("() => window.__rendered !== undefined", timeout=600_000)
+            rendered = page.evaluate("window.__rendered")
+            extra = page.evaluate(probe) if probe else []
+            browser.close()
+    finally:
+        server.shutdown()
+    return rendered, extra
+
+
+def main() -> None:
+    t = time.perf_counter()
+    model = load_efficientnet_lite0()
+    structural = structural_similarity(class_templates(model))
+    load_s = time.perf_counter() - t
+    analysis = synthetic_instances(structural, 50_000)
+    df = analysis.df
+    t = time.perf_counter()
+    graph = class_graph(structural, labels=df.label, predictions=df.prediction, class_names=analysis.class_names)
+    layout_s = time.perf_counter() - t
+    print(f"EfficientNet-Lite0 templates and structural matrix: {load_s:.1f} s")
+    print(f"class_graph, 1000 classes, 50000 instances: {layout_s:.1f} s  ({graph!r})")
+
+    base_ms, with_ms, zooms = [], [], []
+    for _ in range(3):
+        base_ms.append(render_ms(Explorer(analysis, histograms=[]))[0])
+        rendered, zoom = render_ms(Explorer(analysis, histograms=[], class_graph=graph), RENDER_AND_ZOOM)
+        with_ms.append(rendered)
+        zooms += zoom
+    base, full = statistics.median(base_ms), statistics.median(with_ms)
+    print(f"first render without the graph (baseline): {base:7.0f} ms  (median of 3)")
+    print(f"first render with the 1000-node graph:     {full:7.0f} ms  ratio {full / base:.2f}  (target < 2000 ms)")
+    print(f"  the graph's share: {full - base:.0f} ms")
+    print(f"wheel zoom -> redraw: median {statistics.median(zooms):.0f} ms, max {max(zooms):.0f} ms over {len(zooms)}")
+
+
+if __name__ == "__main__":
+    main()
