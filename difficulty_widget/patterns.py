@@ -1,0 +1,241 @@
+"""Named difficulty patterns and the binned heatmap of two measures (the Explorer's "difficulty patterns" view).
+
+A :class:`Pattern` is a pandas ``DataFrame.query`` string over analysis columns in which a threshold may be written
+``quantile(column, p)``: the ``p``-quantile of that column on the data at hand (NaN ignored, linear interpolation,
+as ``numpy.nanquantile``). :func:`pattern_query` writes the thresholds out as numbers, so the query a user reads is
+the query that runs, and can be edited and passed to ``df.query`` (or to the Explorer) as is. "Top quartile" means
+``>= quantile(column, 0.75)`` and "bottom quartile" ``<= quantile(column, 0.25)``: inclusive, so ties at the
+threshold (for example the many images all annotators agree on) are kept, not dropped.
+
+:func:`binned_pair` counts instances in a grid over two measures (quantile or equal-width bins, one row per cell,
+the heatmap of DifficultyEyes-style "difficulty patterns"), and :func:`cell_members` gives each row its cell so
+that a clicked cell maps to instance ids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_positive_int
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
+
+BIN_METHODS: tuple[str, ...] = ("quantile", "width")
+_QUANTILE = re.compile(r"quantile\(\s*([A-Za-z_]\w*)\s*,\s*([0-9]*\.?[0-9]+)\s*\)")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A named selection: ``query`` (``DataFrame.query`` syntax, thresholds as ``quantile(column, p)``), a
+    one-line ``description``, and the columns it ``needs``."""
+
+    name: str
+    query: str
+    description: str
+    needs: tuple[str, ...]
+
+
+def _patterns(*patterns: Pattern) -> Mapping[str, Pattern]:
+    return MappingProxyType({p.name: p for p in patterns})
+
+
+PATTERNS: Mapping[str, Pattern] = _patterns(
+    Pattern(
+        "hard for the model, easy for humans",
+        "loss >= quantile(loss, 0.75) and human_agreement >= quantile(human_agreement, 0.75)",
+        "Loss in its top quartile while annotators agree with the label (human agreement in its top quartile).",
+        ("loss", "human_agreement"),
+    ),
+    Pattern(
+        "easy for the model, hard for humans",
+        "loss <= quantile(loss, 0.25) and human_agreement <= quantile(human_agreement, 0.25)",
+        "Loss in its bottom quartile while annotators disagree (human agreement in its bottom quartile).",
+        ("loss", "human_agreement"),
+    ),
+    Pattern(
+        "confident but wrong",
+        "correct == False and confidence >= quantile(confidence, 0.75)",
+        "Misclassified with a confidence in the top quartile of all instances.",
+        ("correct", "confidence"),
+    ),
+    Pattern(
+        "deep but correct",
+        "correct == True and prediction_depth >= quantile(prediction_depth, 0.75)",
+        "Correctly classified, but the k-NN probes settle on the prediction late (depth in its top quartile; "
+        "Baldock, Maennel, Neyshabur, NeurIPS 2021).",
+        ("correct", "prediction_depth"),
+    ),
+    Pattern(
+        "likely mislabelled",
+        "knn_agreement <= quantile(knn_agreement, 0.25) and aum <= quantile(aum, 0.25)",
+        "Few neighbours share the label and the training margin stays low (both in their bottom quartile; "
+        "AUM: Pleiss, Zhang, Elenberg, Weinberger, NeurIPS 2020).",
+        ("knn_agreement", "aum"),
+    ),
+)
+
+
+def pattern_query(df: pd.DataFrame | Analysis, name: str | Pattern) -> str:
+    """The pattern's query with each ``quantile(column, p)`` replaced by its value on ``df``, written as a
+    number that parses back to the same float (so the query is readable, editable and exact)."""
+    frame = _frame(df)
+    pat = _resolve(name)
+    _check_needs(pat, frame)
+
+    def value(match: re.Match[str]) -> str:
+        column, p = match.group(1), float(match.group(2))
+        if column not in frame.columns:
+            raise ValueError(f"pattern {pat.name!r} takes a quantile of {column!r}, which df does not have")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"pattern {pat.name!r}: quantile level must lie in [0, 1], got {p} for {column!r}")
+        values = _numeric(frame, column)
+        if np.isnan(values).all():
+            raise ValueError(f"pattern {pat.name!r}: column {column!r} has no values (all NaN)")
+        threshold = float(np.nanquantile(values, p))
+        if not np.isfinite(threshold):
+            raise ValueError(f"pattern {pat.name!r}: quantile({column}, {p}) is {threshold}; expected a finite value")
+        return repr(threshold)
+
+    return _QUANTILE.sub(value, pat.query)
+
+
+def pattern_mask(df: pd.DataFrame | Analysis, name: str | Pattern) -> np.ndarray:
+    """Boolean mask over the rows of ``df`` selected by the pattern ``name`` (or a :class:`Pattern`); rows with NaN
+    in a compared column are not selected."""
+    frame = _frame(df)
+    selected = frame.eval(pattern_query(frame, name))
+    return np.asarray(selected, dtype=bool)
+
+
+def select_pattern(df: pd.DataFrame | Analysis, name: str | Pattern) -> np.ndarray:
+    """The ids (int64, in table order) of the rows that match the pattern ``name`` (a key of :data:`PATTERNS`, or
+    a :class:`Pattern` of your own)."""
+    frame = _frame(df)
+    if "id" not in frame.columns:
+        raise ValueError(f"df must have an 'id' column; it has {list(frame.columns)}")
+    return frame["id"].to_numpy()[pattern_mask(frame, name)].astype(np.int64)
+
+
+def available_patterns(df: pd.DataFrame | Analysis) -> list[str]:
+    """Names of the patterns in :data:`PATTERNS` whose columns ``df`` has with at least one non-missing value."""
+    frame = _frame(df)
+    return [
+        name for name, pat in PATTERNS.items() if all(c in frame.columns and frame[c].notna().any() for c in pat.needs)
+    ]
+
+
+def binned_pair(df: pd.DataFrame | Analysis, x: str, y: str, bins: int = 5, method: str = "quantile") -> pd.DataFrame:
+    """Counts of instances in a ``bins`` x ``bins`` grid over columns ``x`` and ``y``: one row per cell with
+    ``x_bin``, ``y_bin``, ``x_lower``, ``x_upper``, ``y_lower``, ``y_upper`` and ``count`` (empty cells too).
+
+    Edges come from the rows where both values are finite: ``"quantile"`` puts edges at the 0, 1/bins, ..., 1
+    quantiles and keeps the unique ones (ties can leave fewer bins), ``"width"`` splits [min, max] evenly. Bins
+    are half-open ``[lower, upper)`` except the last, which is closed, as in ``numpy.histogram2d``; a constant
+    column gets one bin with ``lower == upper``. Rows with a missing value are not counted.
+    """
+    x_edges, y_edges, x_bin, y_bin = _binning(df, x, y, bins, method)
+    nx, ny = len(x_edges) - 1, len(y_edges) - 1
+    kept = x_bin >= 0
+    counts = np.bincount(x_bin[kept] * ny + y_bin[kept], minlength=nx * ny)
+    gx, gy = np.divmod(np.arange(nx * ny), ny)
+    return pd.DataFrame(
+        {
+            "x_bin": gx,
+            "y_bin": gy,
+            "x_lower": x_edges[gx],
+            "x_upper": x_edges[gx + 1],
+            "y_lower": y_edges[gy],
+            "y_upper": y_edges[gy + 1],
+            "count": counts.astype(np.int64),
+        }
+    )
+
+
+def cell_members(
+    df: pd.DataFrame | Analysis, x: str, y: str, bins: int = 5, method: str = "quantile"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cell in :func:`binned_pair` with the same arguments: (x_bin, y_bin) int64 arrays of length
+    ``len(df)``, both -1 for rows where ``x`` or ``y`` is missing. The ids of cell (i, j) are
+    ``df["id"][(x_bin == i) & (y_bin == j)]``."""
+    _, _, x_bin, y_bin = _binning(df, x, y, bins, method)
+    return x_bin, y_bin
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+def _frame(df: Any) -> pd.DataFrame:
+    from .analysis import Analysis
+
+    if isinstance(df, Analysis):
+        return df.df
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas DataFrame or an Analysis, got {type(df).__name__}")
+    return df
+
+
+def _resolve(pattern: str | Pattern) -> Pattern:
+    if isinstance(pattern, Pattern):
+        return pattern
+    if not isinstance(pattern, str) or pattern not in PATTERNS:
+        raise ValueError(f"unknown pattern {pattern!r}; valid names: {list(PATTERNS)}")
+    return PATTERNS[pattern]
+
+
+def _check_needs(pattern: Pattern, frame: pd.DataFrame) -> None:
+    missing = [c for c in pattern.needs if c not in frame.columns]
+    if missing:
+        raise ValueError(f"pattern {pattern.name!r} needs the columns {missing}, which df does not have")
+    empty = [c for c in pattern.needs if not frame[c].notna().any()]
+    if empty:
+        raise ValueError(f"pattern {pattern.name!r} needs the columns {empty}, which hold no values (all NaN)")
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    series = frame[column]
+    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+        raise ValueError(f"column {column!r} must be numeric, got dtype {series.dtype}")
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _binning(
+    df: pd.DataFrame | Analysis, x: str, y: str, bins: int, method: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    frame = _frame(df)
+    bins = check_positive_int(bins, "bins")
+    if method not in BIN_METHODS:
+        raise ValueError(f"method must be one of {BIN_METHODS}, got {method!r}")
+    for name, column in (("x", x), ("y", y)):
+        if column not in frame.columns:
+            raise ValueError(f"{name}={column!r} is not a column of df; it has {list(frame.columns)}")
+    xs, ys = _numeric(frame, x), _numeric(frame, y)
+    valid = np.isfinite(xs) & np.isfinite(ys)
+    if not valid.any():
+        raise ValueError(f"no row has finite values in both {x!r} and {y!r}")
+    x_edges, y_edges = _edges(xs[valid], bins, method), _edges(ys[valid], bins, method)
+    x_bin = np.full(len(frame), -1, dtype=np.int64)
+    y_bin = np.full(len(frame), -1, dtype=np.int64)
+    x_bin[valid] = _digitize(xs[valid], x_edges)
+    y_bin[valid] = _digitize(ys[valid], y_edges)
+    return x_edges, y_edges, x_bin, y_bin
+
+
+def _edges(values: np.ndarray, bins: int, method: str) -> np.ndarray:
+    if method == "quantile":
+        edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, bins + 1)))
+    else:
+        edges = np.linspace(values.min(), values.max(), bins + 1)
+    if edges[0] == edges[-1]:  # a constant column: one closed bin [v, v]
+        edges = edges[[0, -1]]
+    return edges
+
+
+def _digitize(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index as numpy.histogram: [e_i, e_{i+1}) and the last bin closed."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2).astype(np.int64)
