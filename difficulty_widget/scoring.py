@@ -11,6 +11,8 @@ import pandas as pd
 from .analysis import Analysis
 from .data.images import ImageData
 from .measures import registry
+from .measures.depth import depth_flow, depth_scores
+from .measures.flow import layer_tables
 
 PENULTIMATE = "penultimate"
 
@@ -39,6 +41,11 @@ def analysis_from_extraction(
     training dynamics. ``support_mask`` marks the training rows that neighbour-based measures compare against
     (every row when ``None``). A C x C ``structural_similarity`` (template cosine) and a class ``hierarchy`` give
     the semantic error columns.
+
+    With prediction depth come the tables ``layer_agreement`` (float32) and ``layer_vote_matches`` (bool) in
+    ``analysis.tables``: an ``id`` column, then one column per depth probe in probe order, one row per row of
+    ``analysis.df`` in its order (per probe, the k-NN label agreement and whether the k-NN vote equals the final
+    prediction, from the neighbours of the depth votes; see :mod:`difficulty_widget.measures.flow`).
     """
     n = len(extraction.labels)
     inputs: dict[str, Any] = {
@@ -59,7 +66,13 @@ def analysis_from_extraction(
         inputs["structural_similarity"] = structural_similarity
     if hierarchy is not None:
         inputs["hierarchy"] = hierarchy
-    scores = registry.compute_available(inputs)
+    flow = None
+    if depth_probes:  # depth with its flow data in one pass; the registry reuses its columns
+        flow = depth_flow(
+            inputs["probes"], extraction.labels, extraction.predictions, support_mask=inputs.get("support_mask"),
+            progress=progress,
+        )  # fmt: skip
+    scores = registry.compute_available(inputs, precomputed=None if flow is None else {depth_scores: flow.frame})
     frame = pd.DataFrame({"id": np.arange(n) if ids is None else np.asarray(ids), "label": extraction.labels})
     if split is not None:
         frame["split"] = np.asarray(split)
@@ -70,7 +83,12 @@ def analysis_from_extraction(
         raise ValueError(
             f"class_names has {len(class_names)} names but the model outputs {extraction.logits.shape[1]} logits"
         )
-    return Analysis(frame, class_names, wnids=wnids, provenance=provenance)
+    tables = {}
+    if flow is not None:
+        tables = layer_tables(frame["id"].to_numpy(), flow.agreement, flow.vote_matches, list(depth_probes))
+        provenance = dict(provenance or {})
+        provenance.setdefault("depth_probes", list(depth_probes))  # the probe order, unless given
+    return Analysis(frame, class_names, wnids=wnids, provenance=provenance, tables=tables)
 
 
 def _probe(extraction: Any, name: str) -> np.ndarray:
@@ -136,7 +154,9 @@ def analyze(
         templates) whenever it has one.
 
     Neighbour-based scores compare every row with the training rows (k = 30; a training row never counts as
-    its own neighbour); training dynamics fill the training rows and leave the others missing.
+    its own neighbour); training dynamics fill the training rows and leave the others missing. With prediction
+    depth, ``analysis.tables`` holds the layer-wise flow data ``layer_agreement`` and ``layer_vote_matches``
+    (see :func:`analysis_from_extraction`).
     """
     from .extract import extract
     from .extract.extraction import default_probe_names

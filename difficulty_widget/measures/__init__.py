@@ -5,7 +5,7 @@ Importing this package registers every measure in :mod:`difficulty_widget.measur
 
 from . import registry
 from .data import centroid_distance, class_frequency, knn_label_agreement, local_density
-from .depth import DepthResult, prediction_depth
+from .depth import DepthFlow, DepthResult, depth_flow, prediction_depth
 from .dynamics import area_under_margin, data_map, forgetting_events, iteration_learned
 from .ensemble import (
     BootstrapInterval,
@@ -17,6 +17,7 @@ from .ensemble import (
     error_consistency_report,
     kappa_bootstrap_ci,
 )
+from .flow import flow_summary, layer_tables, select_by_layer_range
 from .human import difficulty_quadrants, human_scores, model_human_alignment
 from .knn import majority_vote, nearest_neighbours
 from .model import MODEL_SCORE_COLUMNS, model_scores
@@ -26,6 +27,7 @@ from .semantic_errors import error_semantic_depth, error_similarity_rank
 __all__ = [
     "MODEL_SCORE_COLUMNS",
     "BootstrapInterval",
+    "DepthFlow",
     "DepthResult",
     "DichotomyResult",
     "ErrorConsistencyReport",
@@ -36,6 +38,7 @@ __all__ = [
     "class_frequency",
     "compute_available",
     "data_map",
+    "depth_flow",
     "dichotomy",
     "difficulty_quadrants",
     "error_consistency",
@@ -43,11 +46,13 @@ __all__ = [
     "error_consistency_report",
     "error_semantic_depth",
     "error_similarity_rank",
+    "flow_summary",
     "forgetting_events",
     "human_scores",
     "iteration_learned",
     "kappa_bootstrap_ci",
     "knn_label_agreement",
+    "layer_tables",
     "local_density",
     "majority_vote",
     "model_human_alignment",
@@ -56,4 +61,5 @@ __all__ = [
     "prediction_depth",
     "register",
     "registry",
+    "select_by_layer_range",
 ]

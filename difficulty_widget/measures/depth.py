@@ -6,6 +6,10 @@ Per probe l, a k-NN classifier (Euclidean, k = 30 by default) over the support s
 (:func:`~difficulty_widget.measures.knn.majority_vote`); the depth of an instance is the smallest probe index l
 such that the votes at l and at every later probe equal its final prediction. If the last probe disagrees the
 depth is the number of probes and the instance is flagged ``depth_undetermined``.
+
+From the same neighbours (no second search) come the data of the layer-wise difficulty flow: per instance and
+probe, the k-NN label agreement (the share of its k neighbours with its own label) and whether the probe's vote
+equals the final prediction (:mod:`~difficulty_widget.measures.flow` summarises them per layer).
 """
 
 from __future__ import annotations
@@ -33,11 +37,15 @@ from .support import SupportRows, combine
 
 @dataclass
 class DepthResult:
-    """``depth`` (N,), the per-probe k-NN ``votes`` (N x L) and the ``undetermined`` flag (N,)."""
+    """``depth`` (N,), the per-probe k-NN ``votes`` (N x L) and the ``undetermined`` flag (N,); per probe,
+    ``vote_matches`` (N x L bool: vote == final prediction) and, when the query labels were given,
+    ``agreement`` (N x L float32: share of the k neighbours with the query's own label)."""
 
     depth: np.ndarray
     votes: np.ndarray
     undetermined: np.ndarray
+    vote_matches: np.ndarray
+    agreement: np.ndarray | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"prediction_depth": self.depth, "depth_undetermined": self.undetermined})
@@ -62,6 +70,7 @@ def prediction_depth(
     *,
     chunk_size: int | None = None,
     progress: bool = True,
+    query_labels: Any = None,
 ) -> DepthResult:
     """Prediction depth of each query.
 
@@ -73,6 +82,8 @@ def prediction_depth(
     predictions : (N_query,) the network's final prediction for each query.
     k : neighbours per vote. ``exclude_self=True`` when the queries are the support set: each point's own
         entry is dropped (then k <= N_support - 1).
+    query_labels : optional (N_query,) labels of the queries; then ``agreement`` holds, per probe, the share of
+        each query's k neighbours whose label equals its own (from the neighbours of the vote: no extra search).
     """
     if isinstance(query_probes, np.ndarray) or isinstance(support_probes, np.ndarray):
         raise ValueError("query_probes and support_probes must be sequences of arrays, one per probe layer")
@@ -90,27 +101,37 @@ def prediction_depth(
             raise ValueError(f"probe {i} has {len(qp)} query and {len(sp)} support rows, expected {n_q} and {n_s}")
     labels = check_labels(support_labels, n=n_s, name="support_labels")
     preds = check_labels(predictions, n=n_q, name="predictions")
-    n_classes = int(max(labels.max(), preds.max())) + 1
+    own = None if query_labels is None else check_labels(query_labels, n=n_q, name="query_labels")
+    n_classes = int(max(labels.max(), preds.max(), -1 if own is None else own.max())) + 1
     votes = np.empty((n_q, len(queries)), dtype=np.int64)
+    agreement = None if own is None else np.empty((n_q, len(queries)), dtype=np.float32)
     for layer in tqdm(range(len(queries)), desc="prediction depth", unit="probe", disable=not progress, leave=False):
         nn = nearest_neighbours(
             queries[layer], supports[layer], k, exclude_self=exclude_self, exact_distances=False, chunk_size=chunk_size
         )
-        votes[:, layer] = _vote(labels, nn, queries[layer], supports[layer], n_classes)
+        votes[:, layer], counts = _vote(labels, nn, queries[layer], supports[layer], n_classes)
+        if agreement is not None:
+            # the neighbours' count of the query's own class, read from the vote's class counts
+            agreement[:, layer] = counts[np.arange(n_q), own] / k
     depth, undetermined = depth_from_votes(votes, preds)
-    return DepthResult(depth=depth, votes=votes, undetermined=undetermined)
+    return DepthResult(
+        depth=depth, votes=votes, undetermined=undetermined, vote_matches=votes == preds[:, None], agreement=agreement
+    )
 
 
-def _vote(labels: np.ndarray, nn: Neighbours, query: np.ndarray, support: np.ndarray, n_classes: int) -> np.ndarray:
-    """Majority votes. Rows whose counts tie are decided by the tied classes' sums of squared distances: from
-    the float32 distances when their gap exceeds the error bound, otherwise from float64 re-measurements."""
+def _vote(
+    labels: np.ndarray, nn: Neighbours, query: np.ndarray, support: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Majority votes and the class counts among the neighbours (N x n_classes). Rows whose counts tie are
+    decided by the tied classes' sums of squared distances: from the float32 distances when their gap exceeds
+    the error bound, otherwise from float64 re-measurements."""
     neighbour_labels = labels[nn.indices]
     counts, sums = class_counts_and_sums(neighbour_labels, nn.sq_distances, n_classes)
     votes = counts.argmax(axis=1)
     top = counts.max(axis=1, keepdims=True)
     tied = np.flatnonzero((counts == top).sum(axis=1) > 1)
     if tied.size == 0:
-        return votes
+        return votes, counts
     candidate_sums = np.where(counts[tied] == top[tied], sums[tied], np.inf)
     two = np.sort(candidate_sums, axis=1)[:, :2]
     bound = 0.0 if nn.error_bounds is None else nn.error_bounds[tied]
@@ -120,20 +141,32 @@ def _vote(labels: np.ndarray, nn: Neighbours, query: np.ndarray, support: np.nda
     if unsure.size:
         exact = direct_sq_dist(query[unsure], support, nn.indices[unsure])  # float64 block by block
         votes[unsure] = majority_vote(neighbour_labels[unsure], exact, n_classes)
-    return votes
+    return votes, counts
 
 
-def depth_scores(
+@dataclass
+class DepthFlow:
+    """Prediction depth of every row of a table with the layer-wise flow data, rows in table order:
+    ``frame`` (the depth columns), ``agreement`` (N x L float32) and ``vote_matches`` (N x L bool)."""
+
+    frame: pd.DataFrame
+    agreement: np.ndarray
+    vote_matches: np.ndarray
+
+
+def depth_flow(
     probes: Sequence[Any], labels: Any, predictions: Any, support_mask: Any = None, progress: bool = False
-) -> pd.DataFrame:
-    """Registry adapter: the two depth columns for every row of a table, with the defaults (k = 30).
+) -> DepthFlow:
+    """Prediction depth (k = 30) and, from the same neighbours, per probe the k-NN label agreement and whether
+    the probe's vote equals the final prediction, for every row of a table.
 
     ``probes`` holds one (N x d_l) array per probe layer for all N rows. The support set is the rows of
     ``support_mask`` (every row when ``None``): support rows are measured against the others (themselves
     excluded), the remaining rows against all support rows.
     """
     rows = SupportRows.from_mask(support_mask, len(labels))
-    labels = np.asarray(labels)
+    labels = check_labels(labels, name="labels")
+    predictions = check_labels(predictions, n=rows.n, name="predictions")
     for i, probe in enumerate(probes):
         if len(probe) != rows.n:
             raise ValueError(f"probes[{i}] has {len(probe)} rows, expected {rows.n} (one per label)")
@@ -143,15 +176,26 @@ def depth_scores(
     if k < 1:
         raise ValueError("prediction depth needs at least two support (training) rows")
     parts = []
+    agreement = np.empty((rows.n, len(probes)), dtype=np.float32)
+    vote_matches = np.empty((rows.n, len(probes)), dtype=bool)
     for query_rows, exclude_self in ((rows.support, True), (rows.others, False)):
         if query_rows.size:
             queries = support if exclude_self else [rows.take(p, query_rows) for p in probes]
             result = prediction_depth(
-                queries, support, support_labels, np.asarray(predictions)[query_rows], k=k,
-                exclude_self=exclude_self, progress=progress,
+                queries, support, support_labels, predictions[query_rows], k=k, exclude_self=exclude_self,
+                progress=progress, query_labels=labels[query_rows],
             )  # fmt: skip
             parts.append((result.to_frame(), query_rows))
-    return combine(parts, rows.n)
+            agreement[query_rows] = result.agreement
+            vote_matches[query_rows] = result.vote_matches
+    return DepthFlow(combine(parts, rows.n), agreement, vote_matches)
+
+
+def depth_scores(
+    probes: Sequence[Any], labels: Any, predictions: Any, support_mask: Any = None, progress: bool = False
+) -> pd.DataFrame:
+    """Registry adapter: the two depth columns of :func:`depth_flow` (same arguments)."""
+    return depth_flow(probes, labels, predictions, support_mask=support_mask, progress=progress).frame
 
 
 _INPUTS = ("probes", "labels", "predictions")

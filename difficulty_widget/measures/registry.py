@@ -89,11 +89,19 @@ def available(inputs: Iterable[str]) -> list[Measure]:
     return [m for m in _MEASURES.values() if set(m.inputs) <= have]
 
 
-def compute_available(inputs: Mapping[str, Any], names: Iterable[str] | None = None) -> pd.DataFrame:
+def compute_available(
+    inputs: Mapping[str, Any],
+    names: Iterable[str] | None = None,
+    *,
+    precomputed: Mapping[Callable[..., pd.DataFrame], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """Compute every measure the given inputs allow (or just ``names``), calling each function once.
 
-    Returns one DataFrame with all columns the called functions produce, in their order.
+    ``precomputed`` maps a measure function to the frame it already returned for these inputs (a caller that
+    also needs by-products of the computation, like prediction depth's flow data): that frame is used instead
+    of a second call. Returns one DataFrame with all columns the called functions produce, in their order.
     """
+    precomputed = precomputed or {}
     chosen = available(inputs) if names is None else [get(n) for n in names]
     missing = {m.name: sorted(set(m.inputs) - set(inputs)) for m in chosen if not set(m.inputs) <= set(inputs)}
     if missing:
@@ -104,6 +112,9 @@ def compute_available(inputs: Mapping[str, Any], names: Iterable[str] | None = N
         if m.compute in called:
             continue
         called.append(m.compute)
+        if m.compute in precomputed:
+            frames.append(precomputed[m.compute])
+            continue
         given = [*m.inputs, *(key for key in m.optional if key in inputs)]
         frames.append(m.compute(**{key: inputs[key] for key in given}))
     if not frames:
