@@ -123,7 +123,7 @@ def params(spec: dict) -> dict:
 
 
 def test_specs_use_the_named_source_and_carry_selection_params(analysis):
-    ex = Explorer(analysis, histograms=["loss", "entropy"])
+    ex = Explorer(analysis, histograms=["loss", "entropy"], views=["scatter", "confusion", "histograms", "gallery"])
     specs = {s["id"]: s["spec"] for s in ex._specs}
     assert list(specs) == ["scatter", "confusion", "hist_loss", "hist_entropy"]
     for spec in specs.values():

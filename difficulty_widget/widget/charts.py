@@ -9,6 +9,7 @@ rows in the current selection, or for all rows when nothing is selected). Any se
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import altair as alt
@@ -37,8 +38,10 @@ def scatter(
     points: str = "vega",
     width: int = 360,
     height: int = 280,
+    brush: str = "scatter_brush",
+    title: str | None = None,
 ) -> alt.Chart:
-    """A scatter of two scores with an interval brush (``scatter_brush``); unselected points fade.
+    """A scatter of two scores with an interval brush (named ``brush``); unselected points fade.
 
     ``points="vega"`` draws one Vega mark per instance (with tooltips). ``points="canvas"`` is for tens of
     thousands of instances: Vega then draws only the axes, legend and brush, on fixed scale domains, and the
@@ -51,10 +54,10 @@ def scatter(
     if points not in ("vega", "canvas"):
         raise ValueError(f'points must be "vega" or "canvas", got {points!r}')
     on_canvas = points == "canvas"
-    brush = alt.selection_interval(name="scatter_brush")
+    brush_param = alt.selection_interval(name=brush)
     color_channel = color_encoding(df, color, explicit_domain=on_canvas)
     chart = (
-        alt.Chart(instances(), width=width, height=height, title=f"{y} vs {x}")
+        alt.Chart(instances(), width=width, height=height, title=title or f"{y} vs {x}")
         .mark_circle(size=14)
         .encode(
             x=alt.X(f"{x}:Q", title=axis_title(x), scale=_axis_scale(df, x, on_canvas)),
@@ -69,7 +72,7 @@ def scatter(
                 alt.Tooltip(f"{y}:Q", format=".3f"),
             ],
         )
-        .add_params(brush)
+        .add_params(brush_param)
     )
     if on_canvas:
         field = {"label": "label_name", "prediction": "prediction_name"}.get(color, color) if color else None
@@ -356,4 +359,90 @@ def class_graph(graph: Any, *, width: int = 520, height: int = 420) -> dict[str,
             "top_neighbours": nodes["top_neighbours"].tolist(),
         }
     }
+    return spec
+
+
+#: The heatmap's source: one tuple per cell, counted in the browser from the per-row cell index the kernel sends.
+PATTERN_CELLS = "pattern_cells"
+#: The per-class panel's source: per class accuracy and mean score, over all rows and over the selection.
+CLASS_STATS = "class_stats"
+
+
+def bin_labels(edges: Sequence[float]) -> list[str]:
+    """Readable, unique labels of consecutive bins: ``"0.12–0.5"`` (the last bin closed)."""
+    labels = [f"{lo:.3g}–{hi:.3g}" for lo, hi in pairwise(edges)]
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out
+
+
+def pattern_heatmap(
+    x: str, y: str, x_edges: Sequence[float], y_edges: Sequence[float], *, method: str = "quantile", size: int = 240
+) -> dict[str, Any]:
+    """Counts of instances in a grid of two measures (the "difficulty patterns" view); clicking a cell selects
+    its instances (handled by the front-end, from the cell index per row that the kernel sends).
+
+    The colour is the count over all instances, the number the count among the selected ones.
+    """
+    x_ranges, y_ranges = bin_labels(list(x_edges)), bin_labels(list(y_edges))
+    base = alt.Chart(alt.Data(name=PATTERN_CELLS), width=size, height=size).encode(
+        x=alt.X("x_range:O", sort=x_ranges, title=f"{axis_title(x)}, {method} bins", scale=alt.Scale(domain=x_ranges)),
+        y=alt.Y("y_range:O", sort=y_ranges[::-1], title=f"{axis_title(y)}, {method} bins",
+                scale=alt.Scale(domain=y_ranges[::-1])),
+    )  # fmt: skip
+    cells = base.mark_rect(stroke="white").encode(
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="oranges"), title="instances"),
+        tooltip=[
+            alt.Tooltip("x_range:O", title=x),
+            alt.Tooltip("y_range:O", title=y),
+            alt.Tooltip("count:Q", title="instances"),
+            alt.Tooltip("selected:Q", title="selected"),
+        ],
+    )
+    numbers = base.mark_text(fontSize=10).encode(text="selected:Q")
+    chart = alt.layer(cells, numbers).properties(title="difficulty patterns (click a cell)")
+    spec = to_spec(chart, source=PATTERN_CELLS)
+    spec["usermeta"] = {
+        "dw_cells": {"x": x, "y": y, "nx": len(x_ranges), "ny": len(y_ranges), "x_ranges": x_ranges,
+                     "y_ranges": y_ranges}
+    }  # fmt: skip
+    return spec
+
+
+def class_panel(class_names: Sequence[str], score: str | None, *, width: int = 150) -> dict[str, Any]:
+    """Per-class accuracy (bars: all instances; dots: the selected ones) and, with ``score``, its per-class mean;
+    clicking a class selects its instances (handled by the front-end)."""
+    names = list(class_names)
+    height = max(120, min(14 * len(names), 420))
+    base = alt.Chart(alt.Data(name=CLASS_STATS), width=width, height=height).encode(
+        y=alt.Y("name:N", sort=names, title=None, scale=alt.Scale(domain=names)),
+        tooltip=[
+            alt.Tooltip("name:N", title="class"),
+            alt.Tooltip("n:Q", title="instances"),
+            alt.Tooltip("selected:Q", title="selected"),
+            alt.Tooltip("accuracy:Q", format=".3f"),
+            alt.Tooltip("selected_accuracy:Q", title="accuracy (selected)", format=".3f"),
+            *(
+                [alt.Tooltip("mean_score:Q", title=f"mean {score}", format=".3f"),
+                 alt.Tooltip("selected_mean_score:Q", title=f"mean {score} (selected)", format=".3f")]
+                if score else []
+            ),
+        ],
+    )  # fmt: skip
+
+    def pair(field: str, title: str, domain: list[float] | None) -> alt.LayerChart:
+        scale = alt.Scale(domain=domain) if domain else alt.Undefined
+        bars = base.mark_bar(color=MUTED).encode(x=alt.X(f"{field}:Q", title=title, scale=scale))
+        dots = base.mark_circle(color=HIGHLIGHT, size=40, opacity=1).encode(x=f"selected_{field}:Q")
+        return alt.layer(bars, dots.transform_filter(f"datum.selected_{field} != null"))
+
+    panels = [pair("accuracy", "accuracy (dot: selected)", [0, 1])]
+    if score:
+        panels.append(pair("mean_score", f"mean {axis_title(score)}", None))
+    chart = alt.hconcat(*panels, spacing=6).properties(title="per class (click a class)")
+    spec = to_spec(chart, source=CLASS_STATS)
+    spec["usermeta"] = {"dw_classes": {"score": score}}
     return spec

@@ -11,10 +11,13 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from .._validation import lookup_positions
+from .. import patterns as pattern_lib
+from .._validation import lookup_positions, to_numpy
 from ..analysis import Analysis
 from ..data.image_source import ImageSource
+from ..instance import nearest_neighbours, score_percentiles
 from ..measures import registry
+from ..subsets import Subsets
 from . import charts
 from .transport import bytes_to_positions, positions_to_bytes, table_columns, table_to_ipc
 
@@ -28,6 +31,18 @@ export default { render({ el }) {
 """
 
 SelectCallback = Callable[[pd.DataFrame], Any]
+
+#: The Explorer's panels, in their default order.
+VIEWS = ("scatter", "projection", "confusion", "classes", "histograms", "patterns", "class_graph", "gallery")
+#: Default measure pairs of the patterns heatmap: the first pair present in the table is drawn.
+PATTERN_PAIRS = (
+    ("loss", "human_agreement"),
+    ("loss", "knn_agreement"),
+    ("loss", "prediction_depth"),
+    ("confidence", "knn_agreement"),
+    ("loss", "entropy"),
+)
+MAX_PATTERN_BINS = 15  # cells travel as one byte per row
 
 
 class IdSelection(traitlets.TraitType):
@@ -78,6 +93,14 @@ class Explorer(anywidget.AnyWidget):
     color : ``"correct"``, ``"label"``, ``"prediction"``, or any column.
     histograms : score columns to draw as brushable histograms (default: up to three).
     sort_by, caption_score : the gallery's order and the score in each caption (default: ``loss``).
+    views : the panels to show, any of :data:`VIEWS` (default: every panel the table allows).
+    projection : the two columns of the projection panel (default ``proj_x``, ``proj_y`` when present: see
+        :func:`difficulty_widget.projection.add_projection`).
+    patterns : the two measures of the difficulty-patterns heatmap (default: the first of :data:`PATTERN_PAIRS`
+        present), binned into ``pattern_bins`` quantile (or ``pattern_method="width"``) bins.
+    class_score : the score averaged per class in the per-class panel (default ``loss``).
+    embeddings : an (N, d) array row-aligned with the table (e.g. the penultimate layer): the instance view then
+        shows the focused instance's ``k_neighbours`` nearest neighbours in it (found on demand).
     class_graph : a :class:`difficulty_widget.semantics.ClassGraph` to draw as a linked view: clicking a class
         selects its instances, clicking an edge the instances whose label and prediction are that pair (either
         way); a selection made elsewhere fades the classes it does not contain. Also :meth:`show_class_graph`.
@@ -98,6 +121,10 @@ class Explorer(anywidget.AnyWidget):
     _specs = traitlets.List(traitlets.Dict()).tag(sync=True)
     _class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _score_columns = traitlets.List(traitlets.Dict()).tag(sync=True)
+    _pattern_cells = traitlets.Bytes(b"").tag(sync=True)
+    _focus_detail = traitlets.Dict().tag(sync=True)
+    _subset_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    views = traitlets.List(traitlets.Unicode()).tag(sync=True)
 
     selection = IdSelection().tag(
         sync=True, to_json=_selection_to_json, from_json=_selection_from_json, echo_update=False
@@ -128,6 +155,14 @@ class Explorer(anywidget.AnyWidget):
         thumb_size: int = 56,
         gallery_height: int = 300,
         class_graph: Any = None,
+        views: Iterable[str] | None = None,
+        projection: tuple[str, str] | None = None,
+        patterns: tuple[str, str] | None = None,
+        pattern_bins: int = 5,
+        pattern_method: str = "quantile",
+        class_score: str | None = None,
+        embeddings: Any = None,
+        k_neighbours: int = 8,
     ) -> None:
         if isinstance(analysis, pd.DataFrame):
             analysis = Analysis.from_dataframe(analysis)
@@ -139,11 +174,30 @@ class Explorer(anywidget.AnyWidget):
         self._order = np.argsort(self._ids, kind="stable")
         self._callbacks: list[SelectCallback] = []
         self._class_graph = None if class_graph is None else self._check_graph(class_graph)
+        self._images_arg = images
+        self._projection = self._check_pair(projection, "projection", df) if projection else _default_projection(df)
+        self._patterns = self._check_pair(patterns, "patterns", df) if patterns else _default_patterns(df)
+        if pattern_method not in pattern_lib.BIN_METHODS:
+            raise ValueError(f"pattern_method must be one of {pattern_lib.BIN_METHODS}, got {pattern_method!r}")
+        if isinstance(pattern_bins, bool) or not isinstance(pattern_bins, int) or not 1 <= pattern_bins <= 15:
+            raise ValueError(f"pattern_bins must be an integer in [1, {MAX_PATTERN_BINS}], got {pattern_bins!r}")
+        self._pattern_bins, self._pattern_method = pattern_bins, pattern_method
+        if class_score is not None and class_score not in df.columns:
+            raise ValueError(f"class_score={class_score!r} is not a column of the analysis")
+        self._class_score = class_score or ("loss" if "loss" in df.columns else None)
+        self._embeddings = self._check_embeddings(embeddings, len(df))
+        if isinstance(k_neighbours, bool) or not isinstance(k_neighbours, int) or k_neighbours < 1:
+            raise ValueError(f"k_neighbours must be a positive integer, got {k_neighbours!r}")
+        self._k_neighbours = k_neighbours
+        saved = Subsets.from_analysis(analysis) if "subsets" in analysis.tables else {}
+        self.subsets = Subsets(saved, valid_ids=self._ids)  # ids outside the table are rejected
+        chosen_views = self._check_views(views, df)
         self._images = None if images is None else ImageSource(images, len(df), ids=self._image_ids(images))
         columns = table_columns(df)
         numeric = [c for c in columns if c not in ("id", "label", "split", "prediction")]
-        x = x or "confidence"
-        y = y or "margin"
+        fallback = [c for c in score_columns_of(df) if c not in (x, y)]
+        x = x or ("confidence" if "confidence" in df.columns else (fallback[:1] or ["id"])[0])
+        y = y or ("margin" if "margin" in df.columns else ([c for c in fallback if c != x][:1] or ["id"])[0])
         if color == "correct" and "correct" not in df.columns:
             color = "label"
         score_columns = [c for c in numeric if c in df.columns and c != "correct"]
@@ -161,10 +215,13 @@ class Explorer(anywidget.AnyWidget):
             has_images=self._images is not None,
             thumb_size=thumb_size,
             gallery_height=gallery_height,
+            views=chosen_views,
+            _subset_names=list(self.subsets),
         )
         self._specs = self._build_specs()
-        self.observe(self._rebuild_specs, names=["x", "y", "color", "histograms"])
+        self.observe(self._rebuild_specs, names=["x", "y", "color", "histograms", "views"])
         self.observe(self._notify_callbacks, names="selection")
+        self.observe(self._describe_focus, names="focus")
         self.on_msg(self._on_message)
 
     # ------------------------------------------------------------------ selection API
@@ -211,6 +268,71 @@ class Explorer(anywidget.AnyWidget):
             self._callbacks.append(callback)
         return callback
 
+    def select_pattern(self, name: str) -> None:
+        """Select the instances of a named difficulty pattern (:data:`difficulty_widget.patterns.PATTERNS`;
+        :attr:`available_patterns` lists those this table allows). Its query, with the thresholds written out, is
+        ``difficulty_widget.patterns.pattern_query(explorer.analysis, name)``: edit it and pass it to ``select``."""
+        self.selection = pattern_lib.select_pattern(self.analysis.df, name)
+
+    @property
+    def available_patterns(self) -> list[str]:
+        """The named patterns whose measures this table has."""
+        return pattern_lib.available_patterns(self.analysis.df)
+
+    def save_subset(self, name: str, ids: Any = None, *, overwrite: bool = False) -> np.ndarray:
+        """Save the current selection (or ``ids``) as subset ``name`` in :attr:`subsets`; it is also written to
+        the analysis (``analysis.tables["subsets"]``), so ``analysis.save`` keeps it. A name already used is an
+        error unless ``overwrite=True``."""
+        if ids is None:
+            if self.selection is None:
+                raise ValueError("nothing is selected: select instances first, or pass ids")
+            ids = self.selection
+        saved = self.subsets.save(name, ids, overwrite=overwrite)
+        self._subsets_changed()
+        return saved
+
+    def select_subset(self, name: str, other: str | None = None, operation: str | None = None) -> None:
+        """Select a saved subset, or the ``operation`` (``"union"``, ``"intersection"``, ``"difference"``) of
+        subsets ``name`` and ``other``."""
+        if name not in self.subsets:
+            raise ValueError(f"no subset named {name!r}; saved subsets: {list(self.subsets)}")
+        if operation is None:
+            self.selection = self.subsets[name]
+            return
+        if operation not in ("union", "intersection", "difference") or other is None:
+            raise ValueError(
+                f"operation must be 'union', 'intersection' or 'difference' with another subset, got {operation!r}"
+            )
+        if other not in self.subsets:
+            raise ValueError(f"no subset named {other!r}; saved subsets: {list(self.subsets)}")
+        if operation == "difference":
+            self.selection = self.subsets.difference(name, other)
+        else:
+            self.selection = getattr(self.subsets, operation)(name, other)
+
+    def panel(self, *views: str, **kwargs: Any) -> Explorer:
+        """Another Explorer over the same analysis showing only ``views``, for a cell of its own; its selection and
+        focus stay linked with this one (both ways). ``kwargs`` go to its constructor."""
+        options = {
+            "x": self.x,
+            "y": self.y,
+            "color": self.color,
+            "class_graph": self._class_graph,
+            "projection": self._projection,
+            "patterns": self._patterns,
+            "pattern_bins": self._pattern_bins,
+            "pattern_method": self._pattern_method,
+            "class_score": self._class_score,
+            "embeddings": self._embeddings,
+            "k_neighbours": self._k_neighbours,
+            **kwargs,
+        }
+        other = Explorer(self.analysis, self._images_arg, views=list(views), **options)
+        other.subsets = self.subsets
+        _link(self, other, "selection")
+        _link(self, other, "focus")
+        return other
+
     def show_class_graph(self, graph: Any) -> None:
         """Draw a :class:`difficulty_widget.semantics.ClassGraph` (or replace the one drawn); None removes it."""
         self._class_graph = None if graph is None else self._check_graph(graph)
@@ -240,6 +362,102 @@ class Explorer(anywidget.AnyWidget):
             raise ValueError(f"class_graph has {graph.n_classes} classes but the analysis has {n}")
         return graph
 
+    def _check_pair(self, pair: Any, name: str, df: pd.DataFrame) -> tuple[str, str]:
+        if isinstance(pair, str) or len(pair) != 2:
+            raise ValueError(f"{name} must be a pair of column names, got {pair!r}")
+        for column in pair:
+            if column not in df.columns or not pd.api.types.is_numeric_dtype(df[column].dtype):
+                numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)]
+                raise ValueError(f"{name}: {column!r} is not a numeric column of the analysis; numeric: {numeric}")
+        return (str(pair[0]), str(pair[1]))
+
+    def _check_views(self, views: Iterable[str] | None, df: pd.DataFrame) -> list[str]:
+        possible = {
+            "scatter": True,
+            "projection": self._projection is not None,
+            "confusion": "prediction" in df.columns,
+            "classes": "prediction" in df.columns,
+            "histograms": True,
+            "patterns": self._patterns is not None,
+            "class_graph": self._class_graph is not None,
+            "gallery": True,
+        }
+        if views is None:
+            return [v for v in VIEWS if possible[v]]
+        chosen = [views] if isinstance(views, str) else list(views)
+        unknown = [v for v in chosen if v not in VIEWS]
+        if unknown:
+            raise ValueError(f"views: unknown {unknown}; valid views: {list(VIEWS)}")
+        impossible = [v for v in chosen if not possible[v]]
+        if impossible:
+            need = {
+                "projection": "proj_x / proj_y columns (difficulty_widget.projection.add_projection) or projection=",
+                "confusion": "a prediction column",
+                "classes": "a prediction column",
+                "patterns": "two difficulty measures, or patterns=(x, y)",
+                "class_graph": "class_graph=",
+            }
+            raise ValueError(f"views {impossible} need: " + "; ".join(need[v] for v in impossible))
+        return chosen
+
+    def _check_embeddings(self, embeddings: Any, n: int) -> np.ndarray | None:
+        if embeddings is None:
+            return None
+        feats = to_numpy(embeddings)
+        if feats.ndim != 2 or len(feats) != n:
+            raise ValueError(
+                f"embeddings must be an (N, d) array with one row per instance (N = {n}), got {feats.shape}"
+            )
+        if not np.issubdtype(feats.dtype, np.number) or not np.isfinite(feats).all():
+            raise ValueError("embeddings must be finite numbers")
+        return feats
+
+    def _subsets_changed(self) -> None:
+        self.subsets.write_to(self.analysis)
+        self._subset_names = list(self.subsets)
+
+    def _describe_focus(self, change: dict[str, Any]) -> None:
+        """The instance view: the focused instance's scores as percentiles and, with embeddings, its neighbours."""
+        focus = change["new"]
+        if focus is None:
+            self._focus_detail = {}
+            return
+        positions, missing = lookup_positions(self._ids, np.array([focus]), self._order)
+        if missing.any():
+            self._focus_detail = {}
+            return
+        position = int(positions[0])
+        df = self.analysis.df
+        scores = score_percentiles(df, position)
+        detail: dict[str, Any] = {
+            "id": int(focus),
+            "scores": [
+                {
+                    "name": r.name,
+                    "value": _json_number(r.value),
+                    "percentile": _json_number(r.percentile),
+                    "harder_than": _json_number(r.harder_than),
+                    "direction": r.direction,
+                }
+                for r in scores.itertuples()
+            ],
+            "neighbours": [],
+        }
+        if self._embeddings is not None:
+            near, distances = nearest_neighbours(self._embeddings, position, self._k_neighbours)
+            labels = df["label"].to_numpy()
+            detail["neighbours"] = [
+                {
+                    "position": int(p),
+                    "id": int(self._ids[p]),
+                    "label": int(labels[p]),
+                    "distance": float(d),
+                    "same_label": bool(labels[p] == labels[position]),
+                }
+                for p, d in zip(near, distances, strict=True)
+            ]
+        self._focus_detail = detail
+
     def _check_ids(self, value: Any) -> np.ndarray:
         ids = np.asarray(value)
         if ids.ndim != 1:
@@ -260,22 +478,43 @@ class Explorer(anywidget.AnyWidget):
 
     def _build_specs(self) -> list[dict[str, Any]]:
         df = self.analysis.df
+        views = set(self.views)
         specs = []
-        if self.x in df.columns and self.y in df.columns:
-            points = "canvas" if len(df) > self.vega_points_max else "vega"
+        points = "canvas" if len(df) > self.vega_points_max else "vega"
+        if self.x not in df.columns or self.y not in df.columns:
+            raise ValueError(f"x={self.x!r} and y={self.y!r} must both be columns of the analysis")
+        if "scatter" in views:
             scatter = charts.scatter(df, self.x, self.y, self.color, points=points)
             specs.append({"id": "scatter", "spec": charts.to_spec(scatter)})
-        elif self.x or self.y:
-            raise ValueError(f"x={self.x!r} and y={self.y!r} must both be columns of the analysis")
+        if "projection" in views and self._projection is not None:
+            px, py = self._projection
+            method = self.analysis.provenance.get("projection", {}).get("method", "projection")
+            chart = charts.scatter(
+                df, px, py, self.color, points=points, brush="projection_brush", title=f"{method} of the embedding"
+            )
+            specs.append({"id": "projection", "spec": charts.to_spec(chart)})
         binned = len(df) > self.aggregate_above
         names = self.analysis.class_names
-        if "prediction" in df.columns:
+        if "confusion" in views and "prediction" in df.columns:
             source = "confusion_counts" if binned else charts.DATA_NAME
             spec = charts.to_spec(charts.confusion_matrix(names, binned=binned), source=source)
             specs.append({"id": "confusion", "spec": spec})
-        if self._class_graph is not None:
+        if "classes" in views and "prediction" in df.columns:
+            specs.append({"id": "classes", "spec": charts.class_panel(names, self._class_score)})
+        if "patterns" in views and self._patterns is not None:
+            px, py = self._patterns
+            x_bin, y_bin = pattern_lib.cell_members(df, px, py, self._pattern_bins, self._pattern_method)
+            grid = pattern_lib.binned_pair(df, px, py, self._pattern_bins, self._pattern_method)
+            x_edges = [*grid.groupby("x_bin")["x_lower"].first(), float(grid["x_upper"].max())]
+            y_edges = [*grid.groupby("y_bin")["y_lower"].first(), float(grid["y_upper"].max())]
+            ny = len(y_edges) - 1
+            cells = np.where(x_bin >= 0, x_bin * ny + y_bin, 255).astype(np.uint8)
+            self._pattern_cells = cells.tobytes()
+            spec = charts.pattern_heatmap(px, py, x_edges, y_edges, method=self._pattern_method)
+            specs.append({"id": "patterns", "spec": spec})
+        if "class_graph" in views and self._class_graph is not None:
             specs.append({"id": "class_graph", "spec": charts.class_graph(self._class_graph)})
-        for column in self.histograms:
+        for column in self.histograms if "histograms" in views else []:
             if column not in df.columns:
                 raise ValueError(f"histogram column {column!r} is not in the analysis")
             source = f"bins_{column}" if binned else charts.DATA_NAME
@@ -295,8 +534,61 @@ class Explorer(anywidget.AnyWidget):
             callback(rows)
 
     def _on_message(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
+        if isinstance(content, dict) and content.get("type") == "subset":
+            self._on_subset_message(content)
+            return
         if not isinstance(content, dict) or content.get("type") != "thumbnails" or self._images is None:
             return
         positions = [int(p) for p in content.get("positions", []) if 0 <= int(p) < len(self._ids)]
         pngs = self._images.thumbnails(positions, self.thumb_size)
         self.send({"type": "thumbnails", "positions": positions}, buffers=pngs)
+
+    def _on_subset_message(self, content: dict[str, Any]) -> None:
+        """The subsets bar: save the selection under a name, or select a subset or a combination of two."""
+        action, name = content.get("action"), str(content.get("name", "")).strip()
+        try:
+            if action == "save" and name:
+                self.save_subset(name, overwrite=bool(content.get("overwrite", False)))
+            elif action == "select" and name:
+                operation = content.get("operation") or None
+                self.select_subset(name, content.get("other") or None, operation)
+            elif action == "remove" and name in self.subsets:
+                self.subsets.remove(name)
+                self._subsets_changed()
+        except ValueError as err:
+            self.send({"type": "subset_error", "message": str(err)})
+
+
+def _link(a: Explorer, b: Explorer, name: str) -> None:
+    """Keep trait ``name`` equal on both widgets (traitlets.link compares with ``!=``, which arrays refuse)."""
+
+    def follow(target: Explorer) -> Callable[[dict[str, Any]], None]:
+        def update(change: dict[str, Any]) -> None:
+            setattr(target, name, change["new"])  # setting an equal value again notifies nobody
+
+        return update
+
+    a.observe(follow(b), names=name)
+    b.observe(follow(a), names=name)
+
+
+def score_columns_of(df: pd.DataFrame) -> list[str]:
+    """Numeric columns other than the id, label, prediction and correctness."""
+    skip = {"id", "label", "prediction", "correct"}
+    return [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c].dtype)]
+
+
+def _default_projection(df: pd.DataFrame) -> tuple[str, str] | None:
+    return ("proj_x", "proj_y") if {"proj_x", "proj_y"} <= set(df.columns) else None
+
+
+def _default_patterns(df: pd.DataFrame) -> tuple[str, str] | None:
+    for x, y in PATTERN_PAIRS:
+        if all(c in df.columns and df[c].notna().any() for c in (x, y)):
+            return (x, y)
+    return None
+
+
+def _json_number(value: Any) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -202,7 +202,9 @@ export class Gallery {
       const cell = this.cells.get(p); // swap the placeholder of a visible cell in place
       if (cell && cell.firstChild && cell.firstChild.tagName !== "IMG") cell.replaceChild(this.image(p), cell.firstChild);
     });
-    if (msg.positions.includes(this.positionOf(this.model.get("focus")))) this.showFocus();
+    const detail = this.model.get("_focus_detail") || {};
+    const shown = [this.positionOf(this.model.get("focus")), ...(detail.neighbours || []).map((n) => n.position)];
+    if (msg.positions.some((p) => shown.includes(p))) this.showFocus();
   }
 
   showFocus() {
@@ -225,16 +227,53 @@ export class Gallery {
     } else this.request([position]);
     const table = el("table");
     const names = this.model.get("_class_names");
+    const detail = this.model.get("_focus_detail") || {};
+    const scored = detail.id === focus ? detail.scores : [];
+    const described = new Set(scored.map((r) => r.name));
     for (const [name, column] of Object.entries(c)) {
+      if (described.has(name) || name === "label_name" || name === "prediction_name") continue;
       let value = column[position];
-      if (name === "prediction") value = `${value} (${names[value]})`;
+      if (name === "prediction" || name === "label") value = `${value} (${names[value]})`;
       const tr = el("tr");
-      tr.append(el("td", "", name), el("td", "", fmt(value)));
+      tr.append(el("td", "", name), el("td", "", fmt(value)), el("td"));
+      table.appendChild(tr);
+    }
+    for (const r of scored) {
+      // the share of instances this one is harder than, by that measure's own direction of difficulty
+      const harder = r.harder_than === null ? "" : `harder than ${Math.round(r.harder_than)}%`;
+      const tr = el("tr", "dw-score");
+      tr.dataset.name = r.name;
+      tr.title = `${r.direction}; percentile ${r.percentile === null ? "–" : r.percentile.toFixed(1)}`;
+      tr.append(el("td", "", r.name), el("td", "", fmt(r.value === null ? NaN : r.value)), el("td", "", harder));
       table.appendChild(tr);
     }
     this.detail.dataset.focus = String(focus);
     this.detail.appendChild(table);
+    if (detail.id === focus && detail.neighbours.length) this.detail.appendChild(this.neighbours(detail.neighbours));
     this.markFocus();
+  }
+
+  /** The focused instance's nearest neighbours (from the kernel) as thumbnails; a click focuses one. */
+  neighbours(list) {
+    const box = el("div", "dw-neighbours");
+    box.appendChild(el("div", "dw-neighbours-title", `${list.length} nearest neighbours`));
+    const names = this.model.get("_class_names");
+    const missing = [];
+    for (const n of list) {
+      const cell = el("div", "dw-neighbour" + (n.same_label ? "" : " dw-other-label"));
+      cell.dataset.id = String(n.id);
+      if (this.model.get("has_images")) {
+        if (!this.urls.has(n.position)) missing.push(n.position);
+        cell.appendChild(this.image(n.position));
+      }
+      cell.appendChild(el("div", "dw-caption", `#${n.id} ${names[n.label]}`));
+      cell.appendChild(el("div", "dw-caption", `d ${fmt(n.distance)}`));
+      cell.title = n.same_label ? "same label" : "another label";
+      cell.addEventListener("click", () => this.onFocus(n.position));
+      box.appendChild(cell);
+    }
+    if (missing.length) this.request(missing);
+    return box;
   }
 
   dispose() {

@@ -5,7 +5,9 @@ import { changeset, parse, View } from "vega";
 import { compile } from "vega-lite";
 import { Handler } from "vega-tooltip";
 import { Gallery } from "./gallery.js";
-import { GraphControls, graphNodes } from "./graph.js";
+import { GraphControls, classPositions, graphNodes } from "./graph.js";
+import { cellCounts, cellPositions, classStats } from "./panels.js";
+import { SubsetsBar } from "./subsets.js";
 import { binCounts, confusionCounts } from "./aggregate.js";
 import { PointsLayer } from "./points.js";
 import { debounce, isEmptySelection, positionsWhere, predicateFor, throttle } from "./selection.js";
@@ -54,9 +56,18 @@ export function decodeTable(view, classNames) {
 }
 
 /** How a chart gets its data: the instance rows, or counts derived in the browser (for very large tables). */
-function dataSource(spec, table) {
+function dataSource(spec, table, model) {
   const meta = spec.usermeta || {};
   const name = (spec.data && spec.data.name) || DATA;
+  if (meta.dw_cells) {
+    const cells = () => bytesOf(model.get("_pattern_cells"));
+    return { name, fields: {}, derive: (flags) => cellCounts(cells(), meta.dw_cells, flags), cells };
+  }
+  if (meta.dw_classes) {
+    const { label, correct } = table.columns;
+    const score = meta.dw_classes.score ? table.columns[meta.dw_classes.score] : null;
+    return { name, fields: {}, derive: (flags) => classStats(label, correct, score, table.classNames, flags) };
+  }
   if (meta.dw_bins) {
     const { column, edges } = meta.dw_bins;
     return { name, fields: { start: column, end: column }, derive: (flags) => binCounts(table.columns[column], edges, flags) };
@@ -78,6 +89,11 @@ function onColumns(value, fields) {
   const out = {};
   for (const [key, range] of Object.entries(value)) out[fields[key] || key] = range;
   return out;
+}
+
+function bytesOf(value) {
+  if (value == null) return new Uint8Array(0);
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
 function positionsFromTrait(value) {
@@ -122,7 +138,8 @@ async function render({ model, el: root }) {
   const header = el("div", "dw-header");
   const count = el("span", "dw-count");
   const clearButton = el("button", "dw-clear", "Clear selection");
-  header.append(count, clearButton);
+  const subsetsBar = new SubsetsBar(model);
+  header.append(count, clearButton, subsetsBar.root);
   const chartsBox = el("div", "dw-charts");
   const bottom = el("div", "dw-bottom");
   root.append(header, chartsBox, bottom);
@@ -191,13 +208,24 @@ async function render({ model, el: root }) {
       const view = new View(parse(compile(spec).spec), { renderer: "canvas", container: host, hover: true });
       view.tooltip(new Handler().call); // vega-tooltip escapes HTML in values
       box.__view = view; // for tests and power users: the Vega view of this chart
-      const source = dataSource(spec, state.table);
+      const source = dataSource(spec, state.table, model);
       const entry = { id, view, source, params: selectionParams(spec), clearing: false, queue: Promise.resolve() };
       const points = spec.usermeta && spec.usermeta.dw_points;
       if (points) entry.points = new PointsLayer(box, view, points, state.table); // its view draws no rows
       else if (source.derive) view.change(source.name, changeset().insert(source.derive(state.flags)));
       else view.change(DATA, changeset().insert(state.table.rows));
       for (const name of entry.params) view.addSignalListener(name, (_, value) => onGesture(entry, value));
+      if (source.cells || (spec.usermeta && spec.usermeta.dw_classes)) {
+        // a click on a heatmap cell or on a class selects its instances
+        view.addEventListener("click", (_, item) => {
+          const datum = item && item.datum;
+          if (!datum || typeof datum !== "object") return;
+          if (source.cells && datum.cell !== undefined) selectFrom(entry, cellPositions(source.cells(), datum.cell));
+          else if (!source.cells && datum.label !== undefined) {
+            selectFrom(entry, classPositions(state.table.columns.label, [datum.label]));
+          }
+        });
+      }
       if (graphMeta) {
         entry.graph = new GraphControls({
           toolbar,
@@ -234,11 +262,20 @@ async function render({ model, el: root }) {
     show(positionsFromTrait(model.get("selection")));
   });
   model.on("change:_specs", () => embedAll());
+  const showViews = () => {
+    bottom.style.display = (model.get("views") || []).includes("gallery") ? "" : "none";
+  };
+  showViews();
+  model.on("change:views", showViews);
+  model.on("change:_focus_detail", () => gallery.showFocus());
   model.on("change:sort_by", () => gallery.refresh());
   model.on("change:sort_descending", () => gallery.refresh());
   model.on("change:caption_score", () => gallery.refresh());
   model.on("change:focus", () => gallery.showFocus());
-  model.on("msg:custom", (msg, buffers) => gallery.receive(msg, buffers));
+  model.on("msg:custom", (msg, buffers) => {
+    if (msg && msg.type === "subset_error") subsetsBar.error(msg.message);
+    else gallery.receive(msg, buffers);
+  });
 
   const initial = positionsFromTrait(model.get("selection"));
   state.flags = flagsOf(initial, state.table.n);
@@ -247,6 +284,7 @@ async function render({ model, el: root }) {
   gallery.showFocus();
   root.dataset.ready = "1";
   return () => {
+    subsetsBar.dispose();
     state.disposed = true;
     for (const v of state.views) v.view.finalize();
     gallery.dispose();

@@ -22,5 +22,13 @@ export const STYLE = `
 .dw-detail td { padding: 1px 4px; border-bottom: 1px solid #eee; font-variant-numeric: tabular-nums; }
 .dw-detail td:first-child { color: #555; }
 .dw-graph-search { width: 200px; }
+.dw-subsets { display: inline-flex; gap: 4px; align-items: center; margin-left: auto; }
+.dw-subset-name { width: 120px; }
+.dw-subset-message { color: #b22222; }
+.dw-neighbours { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; }
+.dw-neighbours-title { flex-basis: 100%; color: #555; }
+.dw-neighbour { cursor: pointer; border: 1px solid #ddd; border-radius: 3px; padding: 2px; max-width: 72px; }
+.dw-neighbour.dw-other-label { border-color: #e45756; }
+.dw-detail { flex: 0 0 280px; }
 .dw-graph-status { color: #555; }
 `;

@@ -42,8 +42,9 @@ def explorer_page(request, lab, browser, demo_analysis):
     points_layer = page.page.locator("[data-chart='scatter'] canvas.dw-points").count()
     assert points_layer == (request.param != "vega")
     kernel = lab.kernel_client(name)
-    sources = kernel.json("[s['spec']['data']['name'] for s in explorer._specs]")
-    assert (sources[1:] == ["confusion_counts", *(f"bins_{c}" for c in kernel.json("explorer.histograms"))]) == (
+    sources = kernel.json("{s['id']: s['spec']['data']['name'] for s in explorer._specs}")
+    binned = [sources["confusion"], *(sources[f"hist_{c}"] for c in kernel.json("explorer.histograms"))]
+    assert (binned == ["confusion_counts", *(f"bins_{c}" for c in kernel.json("explorer.histograms"))]) == (
         request.param == "binned"
     )
     yield page, kernel

@@ -1,0 +1,83 @@
+"""One instance up close (the Explorer's instance view): its scores as percentiles, and its nearest neighbours.
+
+Pure functions: arrays and tables in, tables out. The neighbours are found on demand for one instance, by exact
+Euclidean distance to every candidate row (one matrix-vector product, milliseconds for 70000 x 512).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._validation import to_numpy
+from .measures import registry
+
+
+def nearest_neighbours(
+    features: Any, position: int, k: int = 8, candidates: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows nearest to row ``position`` of ``features`` (N x d), by Euclidean distance, nearest first
+    (ties to the lower row), never the row itself: (positions int64, distances float64).
+
+    ``candidates``: a boolean mask over the N rows (e.g. the training rows, the support of the k-NN measures);
+    default every row.
+    """
+    feats = to_numpy(features)
+    if feats.ndim != 2 or len(feats) < 2:
+        raise ValueError(f"features must be an (N, d) array with N >= 2, got shape {feats.shape}")
+    n = len(feats)
+    if isinstance(position, bool) or not isinstance(position, (int, np.integer)) or not 0 <= position < n:
+        raise ValueError(f"position must be a row index in [0, {n}), got {position!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    mask = np.ones(n, dtype=bool) if candidates is None else to_numpy(candidates)
+    if mask.dtype != bool or mask.shape != (n,):
+        raise ValueError(f"candidates must be a boolean mask of shape ({n},), got {mask.dtype} {mask.shape}")
+    mask = mask.copy()
+    mask[position] = False
+    rows = np.flatnonzero(mask)
+    query = feats[position].astype(np.float64)
+    block = 8192  # bounded memory: distances of one block of rows at a time
+    distances = np.empty(len(rows), dtype=np.float64)
+    for start in range(0, len(rows), block):
+        diff = feats[rows[start : start + block]].astype(np.float64) - query
+        distances[start : start + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    k = min(k, len(rows))
+    nearest = np.argpartition(distances, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+    order = nearest[np.lexsort((rows[nearest], distances[nearest]))]
+    return rows[order].astype(np.int64), distances[order]
+
+
+def score_percentiles(df: pd.DataFrame, position: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Row ``position``'s scores beside the whole table: for each numeric column, its value, its percentile (the
+    share of finite values <= it, in %), and ``harder_than``: the share of instances it is harder than by that
+    measure (the percentile, or 100 minus it when low means hard; NaN for measures with no registered direction).
+    Default columns: the registered measures present in ``df``."""
+    if not 0 <= position < len(df):
+        raise ValueError(f"position must be a row index in [0, {len(df)}), got {position!r}")
+    known = {m.name for m in registry.measures()}
+    names = [c for c in df.columns if c in known] if columns is None else list(columns)
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the table")
+    rows = []
+    for name in names:
+        series = df[name]
+        if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+            continue
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        value = values[position]
+        finite = values[np.isfinite(values)]
+        defined = finite.size and np.isfinite(value)
+        percentile = 100.0 * np.count_nonzero(finite <= value) / len(finite) if defined else np.nan
+        if name in known:
+            hard_high = registry.get(name).harder_when_higher
+            harder = percentile if hard_high else 100.0 - percentile
+            direction = "hard = high" if hard_high else "hard = low"
+        else:
+            harder, direction = np.nan, ""
+        rows.append((name, value, percentile, harder, direction))
+    return pd.DataFrame(rows, columns=["name", "value", "percentile", "harder_than", "direction"])

@@ -1,0 +1,78 @@
+// The subsets bar: save the selection under a name, select a saved subset or a combination of two. Python does
+// the work (explorer.save_subset / select_subset); this sends the request and lists the names it reports.
+
+const OPERATIONS = [
+  ["", "—"],
+  ["union", "∪ union"],
+  ["intersection", "∩ intersection"],
+  ["difference", "− difference"],
+];
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export class SubsetsBar {
+  constructor(model) {
+    this.model = model;
+    this.root = el("span", "dw-subsets");
+    this.name = el("input", "dw-subset-name");
+    this.name.placeholder = "subset name";
+    this.save = el("button", "dw-subset-save", "Save selection");
+    this.first = el("select", "dw-subset-a");
+    this.operation = el("select", "dw-subset-op");
+    for (const [value, label] of OPERATIONS) {
+      const option = el("option", "", label);
+      option.value = value;
+      this.operation.appendChild(option);
+    }
+    this.second = el("select", "dw-subset-b");
+    this.select = el("button", "dw-subset-select", "Select");
+    this.message = el("span", "dw-subset-message");
+    this.root.append(this.name, this.save, this.first, this.operation, this.second, this.select, this.message);
+    this.save.addEventListener("click", () => {
+      const name = this.name.value.trim();
+      if (!name) return this.error("type a name for the subset first");
+      this.send({ action: "save", name });
+      this.name.value = "";
+    });
+    this.select.addEventListener("click", () => {
+      if (!this.first.value) return;
+      const operation = this.operation.value;
+      this.send({ action: "select", name: this.first.value, operation, other: operation ? this.second.value : "" });
+    });
+    this.operation.addEventListener("change", () => this.refresh());
+    this.onNames = () => this.refresh();
+    model.on("change:_subset_names", this.onNames);
+    this.refresh();
+  }
+
+  send(request) {
+    this.message.textContent = "";
+    this.model.send({ type: "subset", ...request });
+  }
+
+  error(text) {
+    this.message.textContent = text;
+  }
+
+  refresh() {
+    const names = this.model.get("_subset_names") || [];
+    for (const box of [this.first, this.second]) {
+      const keep = box.value;
+      box.replaceChildren(...names.map((n) => Object.assign(el("option", "", n), { value: n })));
+      if (names.includes(keep)) box.value = keep;
+    }
+    const some = names.length > 0;
+    this.first.style.display = this.operation.style.display = this.select.style.display = some ? "" : "none";
+    this.second.style.display = some && this.operation.value ? "" : "none";
+    this.root.dataset.subsets = String(names.length);
+  }
+
+  dispose() {
+    if (this.model.off) this.model.off("change:_subset_names", this.onNames);
+  }
+}
