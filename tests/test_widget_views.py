@@ -193,3 +193,35 @@ def test_a_panel_stays_linked_both_ways(analysis):
     side.focus = 510
     assert ex.focus == 510
     assert side.subsets is ex.subsets
+
+
+def test_flow_view_sends_the_layer_tables_in_row_order_and_a_reference(analysis):
+    from difficulty_widget.measures.flow import layer_tables
+
+    rng = np.random.default_rng(5)
+    agreement = rng.random((N, 3)).astype(np.float32)
+    agreement[::9, 1] = np.nan
+    matches = rng.random((N, 3)) < 0.5
+    order = rng.permutation(N)  # tables in another row order than the analysis
+    ids = analysis.df["id"].to_numpy()
+    for name, table in layer_tables(ids[order], agreement[order], matches[order], ["a", "b", "c"]).items():
+        analysis.add_table(name, table)
+    ex = Explorer(analysis)
+    assert "flow" in ex.views and any(s["id"] == "flow" for s in ex._specs)
+    sent = np.frombuffer(ex._flow, dtype=np.float32).reshape(3, N)
+    assert np.array_equal(sent, agreement.T, equal_nan=True)
+    assert np.array_equal(np.frombuffer(ex._flow_matches, dtype=np.uint8).reshape(3, N), matches.T)
+    spec = next(s["spec"] for s in ex._specs if s["id"] == "flow")
+    assert spec["usermeta"]["dw_flow"]["probes"] == ["a", "b", "c"]
+    ex.select("label == 1")
+    ex.save_subset("ones")
+    ex.flow_reference = "ones"
+    positions = np.frombuffer(ex._flow_reference, dtype=np.uint32)
+    assert positions.tolist() == np.flatnonzero(analysis.df["label"].to_numpy() == 1).tolist()
+    with pytest.raises(ValueError, match="no subset named 'twos'"):
+        ex.flow_reference = "twos"
+    assert ex.flow_reference == "ones"
+    ex.subsets.remove("ones")
+    ex._subsets_changed()
+    assert ex.flow_reference == "" and ex._flow_reference == b""
+    assert "flow" not in Explorer(Analysis(analysis.df, analysis.class_names)).views

@@ -446,3 +446,49 @@ def class_panel(class_names: Sequence[str], score: str | None, *, width: int = 1
     spec = to_spec(chart, source=CLASS_STATS)
     spec["usermeta"] = {"dw_classes": {"score": score}}
     return spec
+
+
+#: The flow view's source: per layer and group (the selection, the reference, the focused instance), the
+#: quartiles of k-NN label agreement, computed in the browser from the per-probe table the kernel sends.
+FLOW_STATS = "flow_stats"
+FLOW_GROUPS = ["selection", "reference", "focused instance"]
+
+
+def flow_chart(probes: Sequence[str], *, width: int = 360, height: int = 220) -> dict[str, Any]:
+    """The layer-wise difficulty flow: per probe (x), the median and quartile band of k-NN label agreement (y)
+    for the selection against a reference (all instances or a saved subset), and the focused instance's own line.
+    Brushing (``flow_brush``) selects the instances whose agreement lies in the brushed range at every layer the
+    brush covers (the nearest layer when it covers none)."""
+    names = list(probes)
+    labels = "[" + ", ".join(repr(n) for n in names) + "]"
+    x = alt.X(
+        "layer:Q",
+        title="probe (input → output)",
+        scale=alt.Scale(domain=[-0.3, len(names) - 0.7], nice=False),
+        axis=alt.Axis(values=list(range(len(names))), labelExpr=f"{labels}[datum.value]", labelAngle=-30),
+    )
+    y = alt.Y("median:Q", title="k-NN label agreement", scale=alt.Scale(domain=[0, 1]))
+    color = alt.Color("group:N", scale=alt.Scale(domain=FLOW_GROUPS, range=[HIGHLIGHT, "#9a9a9a", "#111111"]),
+                      title=None)  # fmt: skip
+    base = alt.Chart(alt.Data(name=FLOW_STATS), width=width, height=height)
+    tooltip = [
+        alt.Tooltip("probe:N"),
+        alt.Tooltip("group:N"),
+        alt.Tooltip("median:Q", format=".3f"),
+        alt.Tooltip("q25:Q", format=".3f"),
+        alt.Tooltip("q75:Q", format=".3f"),
+        alt.Tooltip("vote_share:Q", title="vote = final prediction", format=".3f"),
+        alt.Tooltip("n:Q", title="instances"),
+    ]
+    bands = (
+        base.mark_area(opacity=0.2)
+        .encode(x=x, y=alt.Y("q25:Q", title="k-NN label agreement", scale=alt.Scale(domain=[0, 1])),
+                y2="q75:Q", color=color)
+        .transform_filter("datum.group != 'focused instance'")
+        .add_params(alt.selection_interval(name="flow_brush"))
+    )  # fmt: skip
+    lines = base.mark_line(point=True).encode(x=x, y=y, color=color, tooltip=tooltip)
+    chart = alt.layer(bands, lines).properties(title="difficulty flow across layers (brush a layer's range)")
+    spec = to_spec(chart, source=FLOW_STATS)
+    spec["usermeta"] = {"dw_flow": {"probes": names}}
+    return spec

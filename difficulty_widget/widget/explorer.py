@@ -33,7 +33,7 @@ export default { render({ el }) {
 SelectCallback = Callable[[pd.DataFrame], Any]
 
 #: The Explorer's panels, in their default order.
-VIEWS = ("scatter", "projection", "confusion", "classes", "histograms", "patterns", "class_graph", "gallery")
+VIEWS = ("scatter", "projection", "confusion", "classes", "histograms", "patterns", "flow", "class_graph", "gallery")
 #: Default measure pairs of the patterns heatmap: the first pair present in the table is drawn.
 PATTERN_PAIRS = (
     ("loss", "human_agreement"),
@@ -125,6 +125,11 @@ class Explorer(anywidget.AnyWidget):
     _focus_detail = traitlets.Dict().tag(sync=True)
     _subset_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     views = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    _flow = traitlets.Bytes(b"").tag(sync=True)
+    _flow_matches = traitlets.Bytes(b"").tag(sync=True)
+    _flow_reference = traitlets.Bytes(b"").tag(sync=True)
+    #: The flow view's reference: "" for all instances, or the name of a saved subset.
+    flow_reference = traitlets.Unicode("").tag(sync=True)
 
     selection = IdSelection().tag(
         sync=True, to_json=_selection_to_json, from_json=_selection_from_json, echo_update=False
@@ -176,12 +181,14 @@ class Explorer(anywidget.AnyWidget):
         self._class_graph = None if class_graph is None else self._check_graph(class_graph)
         self._images_arg = images
         self._projection = self._check_pair(projection, "projection", df) if projection else _default_projection(df)
-        self._patterns = self._check_pair(patterns, "patterns", df) if patterns else _default_patterns(df)
+        self._patterns = self._check_pair(patterns, "patterns", df) if patterns else None
         if pattern_method not in pattern_lib.BIN_METHODS:
             raise ValueError(f"pattern_method must be one of {pattern_lib.BIN_METHODS}, got {pattern_method!r}")
         if isinstance(pattern_bins, bool) or not isinstance(pattern_bins, int) or not 1 <= pattern_bins <= 15:
             raise ValueError(f"pattern_bins must be an integer in [1, {MAX_PATTERN_BINS}], got {pattern_bins!r}")
         self._pattern_bins, self._pattern_method = pattern_bins, pattern_method
+        if patterns is None:
+            self._patterns = _default_patterns(df, pattern_bins, pattern_method)
         if class_score is not None and class_score not in df.columns:
             raise ValueError(f"class_score={class_score!r} is not a column of the analysis")
         self._class_score = class_score or ("loss" if "loss" in df.columns else None)
@@ -191,6 +198,7 @@ class Explorer(anywidget.AnyWidget):
         self._k_neighbours = k_neighbours
         saved = Subsets.from_analysis(analysis) if "subsets" in analysis.tables else {}
         self.subsets = Subsets(saved, valid_ids=self._ids)  # ids outside the table are rejected
+        self._flow_probes = self._flow_tables(analysis)
         chosen_views = self._check_views(views, df)
         self._images = None if images is None else ImageSource(images, len(df), ids=self._image_ids(images))
         columns = table_columns(df)
@@ -222,6 +230,7 @@ class Explorer(anywidget.AnyWidget):
         self.observe(self._rebuild_specs, names=["x", "y", "color", "histograms", "views"])
         self.observe(self._notify_callbacks, names="selection")
         self.observe(self._describe_focus, names="focus")
+        self.observe(self._set_flow_reference, names="flow_reference")
         self.on_msg(self._on_message)
 
     # ------------------------------------------------------------------ selection API
@@ -379,6 +388,7 @@ class Explorer(anywidget.AnyWidget):
             "classes": "prediction" in df.columns,
             "histograms": True,
             "patterns": self._patterns is not None,
+            "flow": self._flow_probes is not None,
             "class_graph": self._class_graph is not None,
             "gallery": True,
         }
@@ -395,6 +405,7 @@ class Explorer(anywidget.AnyWidget):
                 "confusion": "a prediction column",
                 "classes": "a prediction column",
                 "patterns": "two difficulty measures, or patterns=(x, y)",
+                "flow": "the layer_agreement table that analyze() writes with prediction depth",
                 "class_graph": "class_graph=",
             }
             raise ValueError(f"views {impossible} need: " + "; ".join(need[v] for v in impossible))
@@ -415,6 +426,41 @@ class Explorer(anywidget.AnyWidget):
     def _subsets_changed(self) -> None:
         self.subsets.write_to(self.analysis)
         self._subset_names = list(self.subsets)
+        if self.flow_reference and self.flow_reference not in self.subsets:
+            self.flow_reference = ""
+
+    def _flow_tables(self, analysis: Analysis) -> list[str] | None:
+        """Send the layer-wise agreement (and vote matches) as float32 / uint8, layer by layer, in table order."""
+        from ..measures.flow import AGREEMENT_TABLE, ID_COLUMN, VOTE_MATCHES_TABLE
+
+        table = analysis.tables.get(AGREEMENT_TABLE)
+        if table is None:
+            return None
+        probes = [c for c in table.columns if c != ID_COLUMN]
+        positions, missing = lookup_positions(self._ids, table[ID_COLUMN].to_numpy(np.int64), self._order)
+        if missing.any() or len(table) != len(self._ids):
+            raise ValueError(f"analysis.tables[{AGREEMENT_TABLE!r}] must have one row per instance of the analysis")
+        agreement = np.full((len(probes), len(self._ids)), np.nan, dtype=np.float32)
+        agreement[:, positions] = table[probes].to_numpy(np.float32).T
+        self._flow = agreement.tobytes()
+        matches = analysis.tables.get(VOTE_MATCHES_TABLE)
+        if matches is not None and list(matches.columns) == list(table.columns):
+            votes = np.zeros((len(probes), len(self._ids)), dtype=np.uint8)
+            votes[:, positions] = matches[probes].to_numpy(bool).T
+            self._flow_matches = votes.tobytes()
+        return probes
+
+    @traitlets.validate("flow_reference")
+    def _check_flow_reference(self, proposal: dict[str, Any]) -> str:
+        name = proposal["value"]
+        if name and name not in self.subsets:
+            raise ValueError(f"flow_reference: no subset named {name!r}; saved subsets: {list(self.subsets)}")
+        return name
+
+    def _set_flow_reference(self, change: dict[str, Any]) -> None:
+        name = change["new"]
+        rows = np.sort(self._positions_of(self.subsets[name])) if name else None
+        self._flow_reference = b"" if rows is None else positions_to_bytes(rows)
 
     def _describe_focus(self, change: dict[str, Any]) -> None:
         """The instance view: the focused instance's scores as percentiles and, with embeddings, its neighbours."""
@@ -512,6 +558,8 @@ class Explorer(anywidget.AnyWidget):
             self._pattern_cells = cells.tobytes()
             spec = charts.pattern_heatmap(px, py, x_edges, y_edges, method=self._pattern_method)
             specs.append({"id": "patterns", "spec": spec})
+        if "flow" in views and self._flow_probes is not None:
+            specs.append({"id": "flow", "spec": charts.flow_chart(self._flow_probes)})
         if "class_graph" in views and self._class_graph is not None:
             specs.append({"id": "class_graph", "spec": charts.class_graph(self._class_graph)})
         for column in self.histograms if "histograms" in views else []:
@@ -582,11 +630,15 @@ def _default_projection(df: pd.DataFrame) -> tuple[str, str] | None:
     return ("proj_x", "proj_y") if {"proj_x", "proj_y"} <= set(df.columns) else None
 
 
-def _default_patterns(df: pd.DataFrame) -> tuple[str, str] | None:
-    for x, y in PATTERN_PAIRS:
-        if all(c in df.columns and df[c].notna().any() for c in (x, y)):
+def _default_patterns(df: pd.DataFrame, bins: int, method: str) -> tuple[str, str] | None:
+    """The first of :data:`PATTERN_PAIRS` present whose bins do not collapse (ties can leave one quantile bin, e.g.
+    k-NN agreement on easy data, almost always 1); else the first present."""
+    present = [p for p in PATTERN_PAIRS if all(c in df.columns and df[c].notna().any() for c in p)]
+    for x, y in present:
+        grid = pattern_lib.binned_pair(df, x, y, bins, method)
+        if bins == 1 or (grid["x_bin"].nunique() > 1 and grid["y_bin"].nunique() > 1):
             return (x, y)
-    return None
+    return present[0] if present else None
 
 
 def _json_number(value: Any) -> float | None:

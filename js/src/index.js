@@ -7,6 +7,7 @@ import { Handler } from "vega-tooltip";
 import { Gallery } from "./gallery.js";
 import { GraphControls, classPositions, graphNodes } from "./graph.js";
 import { cellCounts, cellPositions, classStats } from "./panels.js";
+import { brushedLayers, layerStats, rowsInLayerRange } from "./flow.js";
 import { SubsetsBar } from "./subsets.js";
 import { binCounts, confusionCounts } from "./aggregate.js";
 import { PointsLayer } from "./points.js";
@@ -63,6 +64,7 @@ function dataSource(spec, table, model) {
     const cells = () => bytesOf(model.get("_pattern_cells"));
     return { name, fields: {}, derive: (flags) => cellCounts(cells(), meta.dw_cells, flags), cells };
   }
+  if (meta.dw_flow) return flowSource(name, meta.dw_flow, table, model);
   if (meta.dw_classes) {
     const { label, correct } = table.columns;
     const score = meta.dw_classes.score ? table.columns[meta.dw_classes.score] : null;
@@ -89,6 +91,67 @@ function onColumns(value, fields) {
   const out = {};
   for (const [key, range] of Object.entries(value)) out[fields[key] || key] = range;
   return out;
+}
+
+/** The flow view: per-layer agreement quartiles of the selection, the reference and the focused instance. */
+function flowSource(name, meta, table, model) {
+  const n = table.n;
+  const layers = meta.probes.length;
+  let cached = null; // decoded once per table message
+  const arrays = () => {
+    const raw = model.get("_flow");
+    if (!cached || cached.raw !== raw) {
+      const bytes = bytesOf(raw);
+      const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      const votes = bytesOf(model.get("_flow_matches"));
+      cached = { raw, values, matches: votes.length === n * layers ? votes : null };
+    }
+    return cached;
+  };
+  const label = (group, stats) => stats.map((s) => ({ ...s, probe: meta.probes[s.layer], group }));
+  const derive = (flags) => {
+    const { values, matches } = arrays();
+    const reference = positionsFromTrait(model.get("_flow_reference"));
+    const referenceFlags = reference === null || reference.length === 0 ? null : flagsOf(reference, n);
+    const out = [...label("selection", layerStats(values, matches, n, layers, flags)),
+      ...label("reference", layerStats(values, matches, n, layers, referenceFlags))];
+    const focus = table.columns.id.indexOf(model.get("focus"));
+    if (focus >= 0) {
+      for (let l = 0; l < layers; l++) {
+        const v = values[l * n + focus];
+        out.push({ layer: l, probe: meta.probes[l], group: "focused instance", median: v === v ? v : null,
+          vote_share: matches ? matches[l * n + focus] : null, n: 1 });
+      }
+    }
+    return out;
+  };
+  const select = (value) => {
+    if (!value || !value.layer || !value.q25) return null;
+    const [first, last] = brushedLayers(value.layer, layers);
+    return rowsInLayerRange(arrays().values, n, layers, first, last, value.q25[0], value.q25[1]);
+  };
+  return { name, fields: {}, derive, select, refreshOn: ["focus", "_flow_reference"] };
+}
+
+/** The flow view's reference: all instances or a saved subset (Python sends the subset's rows). */
+function referencePicker(model) {
+  const label = el("label", "", "compare the selection with ");
+  const select = el("select", "dw-flow-reference");
+  const fill = () => {
+    const names = model.get("_subset_names") || [];
+    const options = [["", "all instances"], ...names.map((n) => [n, `subset: ${n}`])];
+    select.replaceChildren(...options.map(([value, text]) => Object.assign(el("option", "", text), { value })));
+    select.value = model.get("flow_reference") || "";
+  };
+  fill();
+  model.on("change:_subset_names", fill);
+  model.on("change:flow_reference", fill);
+  select.addEventListener("change", () => {
+    model.set("flow_reference", select.value);
+    model.save_changes();
+  });
+  label.appendChild(select);
+  return label;
 }
 
 function bytesOf(value) {
@@ -181,8 +244,12 @@ async function render({ model, el: root }) {
   const onGesture = (entry, value) => {
     if (!entry.ready || entry.clearing || state.disposed) return; // not the first run's initial values
     if (isEmptySelection(value) && state.active !== entry) return; // an idle chart reporting "nothing"
-    const predicate = predicateFor(onColumns(value, entry.source.fields), state.table.columns);
-    const positions = isEmptySelection(value) || !predicate ? null : positionsWhere(predicate, state.table.n);
+    let positions = null;
+    if (entry.source.select) positions = isEmptySelection(value) ? null : entry.source.select(value);
+    else {
+      const predicate = predicateFor(onColumns(value, entry.source.fields), state.table.columns);
+      positions = isEmptySelection(value) || !predicate ? null : positionsWhere(predicate, state.table.n);
+    }
     selectFrom(entry, positions, { now: false });
   };
   const selectFrom = (entry, positions, { now = true } = {}) => {
@@ -193,7 +260,10 @@ async function render({ model, el: root }) {
   };
 
   const embedAll = async () => {
-    for (const v of state.views) v.view.finalize();
+    for (const v of state.views) {
+      v.view.finalize();
+      for (const [key, listener] of v.listeners || []) if (model.off) model.off(key, listener);
+    }
     state.views = [];
     chartsBox.replaceChildren();
     for (const { id, spec } of model.get("_specs")) {
@@ -201,9 +271,11 @@ async function render({ model, el: root }) {
       box.dataset.chart = id;
       chartsBox.appendChild(box);
       const graphMeta = spec.usermeta && spec.usermeta.dw_graph;
-      const toolbar = graphMeta ? el("div", "dw-toolbar") : null;
-      const host = graphMeta ? el("div") : box;
-      if (graphMeta) box.append(toolbar, host);
+      const flowMeta = spec.usermeta && spec.usermeta.dw_flow;
+      const toolbar = graphMeta || flowMeta ? el("div", "dw-toolbar") : null;
+      const host = toolbar ? el("div") : box;
+      if (toolbar) box.append(toolbar, host);
+      if (flowMeta) toolbar.appendChild(referencePicker(model));
       // compile the Vega-Lite spec and give the view its rows before the first run: one layout, no empty pass
       const view = new View(parse(compile(spec).spec), { renderer: "canvas", container: host, hover: true });
       view.tooltip(new Handler().call); // vega-tooltip escapes HTML in values
@@ -238,6 +310,15 @@ async function render({ model, el: root }) {
             selectFrom(entry, positions);
           },
         });
+      }
+      for (const key of source.refreshOn || []) {
+        const refresh = () => {
+          if (state.disposed || !state.views.includes(entry)) return;
+          const tuples = source.derive(state.flags);
+          enqueue(entry, (v) => v.change(source.name, changeset().remove(() => true).insert(tuples)));
+        };
+        model.on(`change:${key}`, refresh);
+        entry.listeners = [...(entry.listeners || []), [`change:${key}`, refresh]];
       }
       state.views.push(entry);
       await view.runAsync();

@@ -85,8 +85,8 @@ def wait_for_selection(page, kernel, want: list[int], name: str = "explorer") ->
 def test_every_view_renders(views_page):
     page, _ = views_page
     charts = page.page.eval_on_selector_all(".dw-chart", "els => els.map(e => e.dataset.chart)")
-    assert charts[:5] == ["scatter", "projection", "confusion", "classes", "patterns"]
-    assert charts[5:] == ["classes", "patterns"]  # the panel in the second cell
+    assert charts[:6] == ["scatter", "projection", "confusion", "classes", "patterns", "flow"]
+    assert charts[6:] == ["classes", "patterns"]  # the panel in the second cell
     assert page.page.locator(".dw-gallery").count() == 2
     assert page.page.locator(".dw-bottom").nth(1).is_hidden()  # the panel shows no gallery
     assert not page.errors, page.errors
@@ -179,3 +179,46 @@ def test_subsets_bar_saves_and_recalls_a_selection(views_page):
     bar.locator(".dw-subset-name").fill("ones")
     bar.locator(".dw-subset-save").click()  # the name is taken: the bar says so
     page.page.wait_for_function("() => document.querySelector('.dw-subset-message').textContent.includes('ones')")
+
+
+def flow_stats(page, group: str) -> list[dict]:
+    return page.page.evaluate(f"() => {view('flow')}.data('flow_stats').filter(t => t.group === {group!r})")
+
+
+def test_flow_view_draws_the_selection_against_all_and_the_focused_instance(views_page):
+    page, kernel = views_page
+    kernel.run("explorer.select(df.id[df.label.isin([3, 8])])\nexplorer.focus = int(df.id[5])")
+    page.page.wait_for_function(f"() => {view('flow')}.data('flow_stats').some(t => t.group === 'focused instance')")
+    page.page.wait_for_timeout(500)
+    kernel.run(
+        "from difficulty_widget.measures import flow_summary\n"
+        "table = analysis.tables['layer_agreement']\n"
+        "mine = flow_summary(table, df.label.isin([3, 8]).to_numpy())\n"
+        "everyone = flow_summary(table)"
+    )
+    for group, frame in (("selection", "mine"), ("reference", "everyone")):
+        drawn = flow_stats(page, group)
+        want = kernel.json(f"{frame}[['median', 'q25', 'q75']].values.tolist()")
+        got = [[t["median"], t["q25"], t["q75"]] for t in drawn]
+        assert np.allclose(got, want, atol=1e-6), (group, got, want)
+    focused = [t["median"] for t in flow_stats(page, "focused instance")]
+    assert np.allclose(focused, kernel.json("table.drop(columns='id').iloc[5].tolist()"), atol=1e-6)
+
+
+def test_brushing_a_layer_in_the_flow_view_selects_by_its_agreement(views_page):
+    page, kernel = views_page
+    kernel.run("explorer.clear()")
+    layers = kernel.json("len(analysis.tables['layer_agreement'].columns) - 1")
+    layer = layers - 2  # the penultimate probe: agreement spreads there
+    (x0, y0), (x1, y1) = chart_point(page, "flow", layer - 0.2, 0.95), chart_point(page, "flow", layer + 0.2, 0.3)
+    page.page.mouse.move(x0, y0)
+    page.page.mouse.down()
+    page.page.mouse.move(x1, y1, steps=8)
+    page.page.mouse.up()
+    page.page.wait_for_timeout(600)
+    extent = page.page.evaluate(f"() => {view('flow')}.signal('flow_brush')")
+    low, high = sorted(extent["q25"])
+    column = f"analysis.tables['layer_agreement'].iloc[:, {layer + 1}].astype('float32').astype(float)"
+    want = kernel.json(f"sorted(df.id[{column}.between({low!r}, {high!r})].tolist())")
+    assert want
+    wait_for_selection(page, kernel, want)
