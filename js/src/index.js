@@ -109,12 +109,19 @@ function flowSource(name, meta, table, model) {
     return cached;
   };
   const label = (group, stats) => stats.map((s) => ({ ...s, probe: meta.probes[s.layer], group }));
+  let referenceCache = null; // the reference changes rarely: its statistics are kept until it does
+  const referenceStats = (values, matches) => {
+    const raw = model.get("_flow_reference");
+    if (!referenceCache || referenceCache.raw !== raw || referenceCache.values !== values) {
+      const reference = positionsFromTrait(raw);
+      const flags = reference === null || reference.length === 0 ? null : flagsOf(reference, n);
+      referenceCache = { raw, values, tuples: label("reference", layerStats(values, matches, n, layers, flags)) };
+    }
+    return referenceCache.tuples.map((t) => ({ ...t })); // fresh tuples: Vega owns the ones it was given
+  };
   const derive = (flags) => {
     const { values, matches } = arrays();
-    const reference = positionsFromTrait(model.get("_flow_reference"));
-    const referenceFlags = reference === null || reference.length === 0 ? null : flagsOf(reference, n);
-    const out = [...label("selection", layerStats(values, matches, n, layers, flags)),
-      ...label("reference", layerStats(values, matches, n, layers, referenceFlags))];
+    const out = [...label("selection", layerStats(values, matches, n, layers, flags)), ...referenceStats(values, matches)];
     const focus = table.columns.id.indexOf(model.get("focus"));
     if (focus >= 0) {
       for (let l = 0; l < layers; l++) {
