@@ -5,7 +5,9 @@ A :class:`Pattern` is a pandas ``DataFrame.query`` string over analysis columns 
 as ``numpy.nanquantile``). :func:`pattern_query` writes the thresholds out as numbers, so the query a user reads is
 the query that runs, and can be edited and passed to ``df.query`` (or to the Explorer) as is. "Top quartile" means
 ``>= quantile(column, 0.75)`` and "bottom quartile" ``<= quantile(column, 0.25)``: inclusive, so ties at the
-threshold (for example the many images all annotators agree on) are kept, not dropped.
+threshold (for example the many images all annotators agree on) are kept, not dropped. When ties swallow the
+quartile entirely (the threshold is the column's minimum for ``>=``, its maximum for ``<=``: e.g. prediction depth
+0 for most images), the comparison becomes strict, so the pattern still selects the rows beyond the tied value.
 
 :func:`binned_pair` counts instances in a grid over two measures (quantile or equal-width bins, one row per cell,
 the heatmap of DifficultyEyes-style "difficulty patterns"), and :func:`cell_members` gives each row its cell so
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 BIN_METHODS: tuple[str, ...] = ("quantile", "width")
 _QUANTILE = re.compile(r"quantile\(\s*([A-Za-z_]\w*)\s*,\s*([0-9]*\.?[0-9]+)\s*\)")
+_COMPARED = re.compile(r"(>=|<=)\s*(quantile\(\s*([A-Za-z_]\w*)\s*,\s*([0-9]*\.?[0-9]+)\s*\))")
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,19 @@ def pattern_query(df: pd.DataFrame | Analysis, name: str | Pattern) -> str:
             raise ValueError(f"pattern {pat.name!r}: quantile({column}, {p}) is {threshold}; expected a finite value")
         return repr(threshold)
 
-    return _QUANTILE.sub(value, pat.query)
+    def compared(match: re.Match[str]) -> str:
+        # ">= q" at the column's minimum (or "<= q" at its maximum) keeps every row: ties have swallowed the
+        # quartile, so the comparison becomes strict and selects only the rows beyond the tied value
+        operator, column = match.group(1), match.group(3)
+        number = value(_QUANTILE.match(match.group(2)))
+        values = _numeric(frame, column)
+        if operator == ">=" and float(number) <= np.nanmin(values):
+            operator = ">"
+        elif operator == "<=" and float(number) >= np.nanmax(values):
+            operator = "<"
+        return f"{operator} {number}"
+
+    return _QUANTILE.sub(value, _COMPARED.sub(compared, pat.query))
 
 
 def pattern_mask(df: pd.DataFrame | Analysis, name: str | Pattern) -> np.ndarray:

@@ -37,6 +37,7 @@ class Subsets(Mapping[str, np.ndarray]):
     def __init__(self, subsets: Mapping[str, Any] | None = None, *, valid_ids: Any = None) -> None:
         self._valid = None if valid_ids is None else _check_valid_ids(valid_ids)
         self._sets: dict[str, np.ndarray] = {}
+        self._listeners: list[Any] = []
         for name, ids in (subsets or {}).items():
             self.save(name, ids)
 
@@ -76,12 +77,23 @@ class Subsets(Mapping[str, np.ndarray]):
         arr = self._check_ids(ids, name)
         arr.setflags(write=False)
         self._sets[name] = arr
+        self._changed()
         return arr
 
     def remove(self, name: str) -> None:
         """Forget the subset ``name``."""
         self._check_names([name])
         del self._sets[name]
+        self._changed()
+
+    def on_change(self, callback: Any) -> None:
+        """Call ``callback()`` after every save or removal (the Explorer keeps its list and the Analysis in step)."""
+        if callback not in self._listeners:
+            self._listeners.append(callback)
+
+    def _changed(self) -> None:
+        for callback in list(self._listeners):
+            callback()
 
     # ------------------------------------------------------------------ set operations
     def union(self, *names: str, as_: str | None = None) -> np.ndarray:

@@ -160,3 +160,13 @@ def test_binning_errors(df):
         cell_members(df, "loss", "nope")
     with pytest.raises(ValueError, match="no row has finite values"):
         binned_pair(df.assign(aum=np.nan), "loss", "aum")
+
+
+def test_a_quartile_swallowed_by_ties_becomes_a_strict_comparison():
+    df = pd.DataFrame({"id": range(8), "correct": [True] * 8, "prediction_depth": [0] * 7 + [3]})
+    query = pattern_query(df, "deep but correct")
+    assert "prediction_depth > 0.0" in query
+    assert select_pattern(df, "deep but correct").tolist() == [7]
+    agree = pd.DataFrame({"id": range(6), "knn_agreement": [1.0] * 5 + [0.2], "aum": [0.0, 1, 2, 3, -1, -2]})
+    assert "knn_agreement < 1.0" in pattern_query(agree, "likely mislabelled")  # the bottom quartile is all 1.0
+    assert select_pattern(agree, "likely mislabelled").tolist() == [5]

@@ -198,6 +198,7 @@ class Explorer(anywidget.AnyWidget):
         self._k_neighbours = k_neighbours
         saved = Subsets.from_analysis(analysis) if "subsets" in analysis.tables else {}
         self.subsets = Subsets(saved, valid_ids=self._ids)  # ids outside the table are rejected
+        self.subsets.on_change(self._subsets_changed)  # edits through explorer.subsets too
         self._flow_probes = self._flow_tables(analysis)
         chosen_views = self._check_views(views, df)
         self._images = None if images is None else ImageSource(images, len(df), ids=self._image_ids(images))
@@ -296,9 +297,7 @@ class Explorer(anywidget.AnyWidget):
             if self.selection is None:
                 raise ValueError("nothing is selected: select instances first, or pass ids")
             ids = self.selection
-        saved = self.subsets.save(name, ids, overwrite=overwrite)
-        self._subsets_changed()
-        return saved
+        return self.subsets.save(name, ids, overwrite=overwrite)
 
     def select_subset(self, name: str, other: str | None = None, operation: str | None = None) -> None:
         """Select a saved subset, or the ``operation`` (``"union"``, ``"intersection"``, ``"difference"``) of
@@ -337,7 +336,8 @@ class Explorer(anywidget.AnyWidget):
             **kwargs,
         }
         other = Explorer(self.analysis, self._images_arg, views=list(views), **options)
-        other.subsets = self.subsets
+        other.subsets = self.subsets  # one set of subsets: a save in either widget updates both lists
+        self.subsets.on_change(other._subsets_changed)
         _link(self, other, "selection")
         _link(self, other, "focus")
         return other
@@ -602,7 +602,6 @@ class Explorer(anywidget.AnyWidget):
                 self.select_subset(name, content.get("other") or None, operation)
             elif action == "remove" and name in self.subsets:
                 self.subsets.remove(name)
-                self._subsets_changed()
         except ValueError as err:
             self.send({"type": "subset_error", "message": str(err)})
 
