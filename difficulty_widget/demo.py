@@ -7,8 +7,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .analysis import Analysis
 from .data import ImageData, load_digits, load_fashion_mnist
@@ -56,8 +58,27 @@ def run_demo(
     analysis = analyze(
         result.model, data, logits_per_epoch=result, model_name="SmallCNN", provenance=provenance, progress=progress
     )
+    save_view_inputs(result.model, data, analysis, Path(out), progress=progress)
     path = analysis.save(Path(out) / "analysis.parquet")
     return analysis, path
+
+
+def save_view_inputs(model: Any, data: ImageData, analysis: Analysis, out: Path, *, progress: bool = False) -> None:
+    """What the Explorer's views need beyond the table: the penultimate embedding (``embeddings.npy``, row-aligned
+    with the analysis, for the instance view's neighbours) and its PCA projection (columns ``proj_x``, ``proj_y``),
+    and the class templates (``templates.npy``, for the class graph)."""
+    from .extract import extract
+    from .projection import add_projection
+    from .semantics import class_templates
+
+    out.mkdir(parents=True, exist_ok=True)
+    probe = analysis.provenance.get("features_probe")
+    if probe:
+        rows = data.subset(pd.Index(data.ids).get_indexer(analysis.df["id"]))  # the analysis's rows, in its order
+        features = extract(model, rows, probes=[probe], progress=progress).probes[probe].astype(np.float32)
+        add_projection(analysis, features, probe=probe)
+        np.save(out / "embeddings.npy", features)
+    np.save(out / "templates.npy", class_templates(model))
 
 
 def format_summary(analysis: Analysis, n: int = 10) -> str:
@@ -80,11 +101,18 @@ def format_summary(analysis: Analysis, n: int = 10) -> str:
 
 EXPLORE_CELLS = [
     "# Explore the demo's difficulty scores\n\n"
-    "Brush the scatter plot or a histogram, or click a cell of the confusion matrix: the gallery shows those "
-    "images and `explorer.selected` holds their rows. Select from Python with `explorer.select(...)`.",
-    "import difficulty_widget as dw\nfrom difficulty_widget.data import {loader}\n\n"
-    "analysis = dw.Analysis.load('analysis.parquet')\n"
-    "explorer = dw.Explorer(analysis, images={loader}({loader_args}))\nexplorer",
+    "Brush the scatter plot, the projection, a histogram or a layer of the flow view; click a cell of the "
+    "confusion matrix or of the difficulty-patterns grid, a class, or a node or edge of the class graph: the "
+    "gallery shows those images and `explorer.selected` holds their rows. Click a thumbnail to see its scores and "
+    "nearest neighbours. Select from Python with `explorer.select(...)` or `explorer.select_pattern(...)`.",
+    "import numpy as np\n\nimport difficulty_widget as dw\nfrom difficulty_widget import semantics\n"
+    "from difficulty_widget.data import {loader}\n\n"
+    "analysis = dw.Analysis.load('analysis.parquet')\ndf = analysis.df\n"
+    "structural = semantics.structural_similarity(np.load('templates.npy'))\n"
+    "graph = semantics.class_graph(structural, labels=df.label, predictions=df.prediction, "
+    "class_names=analysis.class_names)\n"
+    "explorer = dw.Explorer(analysis, images={loader}({loader_args}), embeddings=np.load('embeddings.npy'), "
+    "class_graph=graph)\nexplorer",
     "# the confident-but-wrong corner, from Python:\n"
     "explorer.select('~correct and confidence > 0.8')\nexplorer.selected.head()",
 ]

@@ -58,7 +58,11 @@ def test_demo_open_writes_a_notebook_that_runs_and_starts_jupyterlab_on_it(tmp_p
     ((command, cwd),) = started
     assert command[1:4] == ["-m", "jupyterlab", "explore.ipynb"] and cwd == tmp_path
     nb = nbformat.read(tmp_path / "explore.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("print(','.join(explorer.views))"))
     nbclient.NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    views = nb.cells[-1].outputs[0]["text"].strip().split(",")
+    assert views == ["scatter", "projection", "confusion", "classes", "histograms", "patterns", "flow",
+                     "class_graph", "gallery"]  # fmt: skip
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     widget_views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]

@@ -64,7 +64,7 @@ def gallery_total(page) -> int:
 def test_charts_and_gallery_render_with_thumbnails(explorer_page):
     page, _ = explorer_page
     charts = page.page.eval_on_selector_all(".dw-chart", "els => els.map(e => e.dataset.chart)")
-    assert charts[:2] == ["scatter", "confusion"] and any(c.startswith("hist_") for c in charts)
+    assert charts[0] == "scatter" and "confusion" in charts and any(c.startswith("hist_") for c in charts)
     assert page.page.locator(".dw-chart canvas:not(.dw-points)").count() == len(charts)
     assert gallery_total(page) == 1797
     page.page.wait_for_function("() => document.querySelectorAll('.dw-cell img[src^=\"blob:\"]').length > 10")

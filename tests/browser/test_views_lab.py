@@ -14,7 +14,7 @@ CELLS = [
     "from difficulty_widget.projection import add_projection\n"
     "analysis = dw.Analysis.load('demo/analysis.parquet')\ndf = analysis.df\n"
     "digits = load_digits()\npixels = digits.images.reshape(len(df), -1).astype('float32')\n"
-    "add_projection(analysis, pixels, probe='pixels')\ndf = analysis.df",
+    "add_projection(analysis, pixels, probe='pixels', overwrite=True)\ndf = analysis.df",
     "explorer = dw.Explorer(analysis, images=digits, embeddings=pixels, histograms=[])\nexplorer",
     "side = explorer.panel('patterns', 'classes')\nside",
 ]
