@@ -219,12 +219,26 @@ def test_flow_view_sends_the_layer_tables_in_row_order_and_a_reference(analysis)
     assert spec["usermeta"]["dw_flow"]["probes"] == ["a", "b", "c"]
     ex.select("label == 1")
     ex.save_subset("ones")
-    ex.flow_reference = "ones"
-    positions = np.frombuffer(ex._flow_reference, dtype=np.uint32)
+    ex.reference = "ones"
+    positions = np.frombuffer(ex._reference, dtype=np.uint32)
     assert positions.tolist() == np.flatnonzero(analysis.df["label"].to_numpy() == 1).tolist()
     with pytest.raises(ValueError, match="no subset named 'twos'"):
-        ex.flow_reference = "twos"
-    assert ex.flow_reference == "ones"
+        ex.reference = "twos"
+    assert ex.reference == "ones"
     ex.subsets.remove("ones")  # through the mapping itself: the Explorer hears of it
-    assert ex.flow_reference == "" and ex._flow_reference == b""
+    assert ex.reference == "" and ex._reference == b""
     assert "flow" not in Explorer(Analysis(analysis.df, analysis.class_names)).views
+
+
+def test_a_reference_adds_its_line_to_the_histograms(analysis):
+    ex = Explorer(analysis, histograms=["loss"])
+    hist = next(s["spec"] for s in ex._specs if s["id"] == "hist_loss")
+    assert "layer" not in hist and "dw_reference" not in hist.get("usermeta", {})
+    ex.select("label == 2")
+    ex.save_subset("twos")
+    ex.reference = "twos"
+    hist = next(s["spec"] for s in ex._specs if s["id"] == "hist_loss")
+    assert [layer.get("data", {}).get("name") for layer in hist["layer"]][1] == "ref_loss"
+    assert hist["data"] == {"name": "instances"} and hist["usermeta"]["dw_reference"]["column"] == "loss"
+    ex.reference = ""
+    assert "layer" not in next(s["spec"] for s in ex._specs if s["id"] == "hist_loss")

@@ -131,8 +131,15 @@ def bin_edges(df: pd.DataFrame, column: str, bins: int = 40) -> list[float]:
 
 
 def histogram(
-    df: pd.DataFrame, column: str, *, binned: bool = False, bins: int = 40, width: int = 230, height: int = 110
-) -> alt.Chart:
+    df: pd.DataFrame,
+    column: str,
+    *,
+    binned: bool = False,
+    bins: int = 40,
+    width: int = 230,
+    height: int = 110,
+    reference: bool = False,
+) -> alt.Chart | alt.LayerChart:
     """Counts of one score, brushable as ``hist_<column>``: selected instances in blue, stacked under the rest.
 
     One layer only, so that a drag starting on any bar starts the brush. ``binned=True`` is for very large
@@ -142,6 +149,7 @@ def histogram(
     """
     edges = bin_edges(df, column, bins)
     title = axis_title(column)
+    step = (edges[-1] - edges[0]) / bins
     if binned:
         source = alt.Data(name=f"bins_{column}")
         x = alt.X("start:Q", bin="binned", title=title, scale=alt.Scale(domain=[edges[0], edges[-1]]))
@@ -149,7 +157,7 @@ def histogram(
         count = "count:Q"
     else:
         source = instances()
-        x = alt.X(f"{column}:Q", bin=alt.Bin(maxbins=bins, extent=[edges[0], edges[-1]]), title=title)
+        x = alt.X(f"{column}:Q", bin=alt.Bin(step=step, extent=[edges[0], edges[-1]], nice=False), title=title)
         extra, count = {}, "count():Q"
     chart = (
         alt.Chart(source, width=width, height=height)
@@ -163,7 +171,17 @@ def histogram(
         )
         .add_params(alt.selection_interval(name=f"hist_{column}", encodings=["x"]))
     )
-    return chart.properties(usermeta={"dw_bins": {"column": column, "edges": edges}}) if binned else chart
+    meta: dict[str, Any] = {"dw_bins": {"column": column, "edges": edges}} if binned else {}
+    if reference:
+        # the reference subset's counts per bin as a dashed step line, counted in the browser (source ref_<column>)
+        line = (
+            alt.Chart(alt.Data(name=f"ref_{column}"))
+            .mark_line(interpolate="step-after", color="#222222", strokeDash=[4, 2], strokeWidth=1.2)
+            .encode(x="start:Q", y="count:Q")
+        )
+        meta["dw_reference"] = {"column": column, "edges": edges}
+        chart = alt.layer(chart, line)
+    return chart.properties(usermeta=meta) if meta else chart
 
 
 def confusion_matrix(class_names: Sequence[str], *, binned: bool = False, size: int = 260) -> alt.LayerChart:

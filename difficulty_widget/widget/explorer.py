@@ -127,9 +127,10 @@ class Explorer(anywidget.AnyWidget):
     views = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _flow = traitlets.Bytes(b"").tag(sync=True)
     _flow_matches = traitlets.Bytes(b"").tag(sync=True)
-    _flow_reference = traitlets.Bytes(b"").tag(sync=True)
-    #: The flow view's reference: "" for all instances, or the name of a saved subset.
-    flow_reference = traitlets.Unicode("").tag(sync=True)
+    _reference = traitlets.Bytes(b"").tag(sync=True)
+    #: The reference the selection is compared with: "" for all instances, or the name of a saved subset (the flow
+    #: view draws its band; histograms draw its counts as a dashed line).
+    reference = traitlets.Unicode("").tag(sync=True)
 
     selection = IdSelection().tag(
         sync=True, to_json=_selection_to_json, from_json=_selection_from_json, echo_update=False
@@ -231,7 +232,7 @@ class Explorer(anywidget.AnyWidget):
         self.observe(self._rebuild_specs, names=["x", "y", "color", "histograms", "views"])
         self.observe(self._notify_callbacks, names="selection")
         self.observe(self._describe_focus, names="focus")
-        self.observe(self._set_flow_reference, names="flow_reference")
+        self.observe(self._set_reference, names="reference")
         self.on_msg(self._on_message)
 
     # ------------------------------------------------------------------ selection API
@@ -426,8 +427,8 @@ class Explorer(anywidget.AnyWidget):
     def _subsets_changed(self) -> None:
         self.subsets.write_to(self.analysis)
         self._subset_names = list(self.subsets)
-        if self.flow_reference and self.flow_reference not in self.subsets:
-            self.flow_reference = ""
+        if self.reference and self.reference not in self.subsets:
+            self.reference = ""
 
     def _flow_tables(self, analysis: Analysis) -> list[str] | None:
         """Send the layer-wise agreement (and vote matches) as float32 / uint8, layer by layer, in table order."""
@@ -450,17 +451,19 @@ class Explorer(anywidget.AnyWidget):
             self._flow_matches = votes.tobytes()
         return probes
 
-    @traitlets.validate("flow_reference")
-    def _check_flow_reference(self, proposal: dict[str, Any]) -> str:
+    @traitlets.validate("reference")
+    def _check_reference(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]
         if name and name not in self.subsets:
-            raise ValueError(f"flow_reference: no subset named {name!r}; saved subsets: {list(self.subsets)}")
+            raise ValueError(f"reference: no subset named {name!r}; saved subsets: {list(self.subsets)}")
         return name
 
-    def _set_flow_reference(self, change: dict[str, Any]) -> None:
+    def _set_reference(self, change: dict[str, Any]) -> None:
         name = change["new"]
         rows = np.sort(self._positions_of(self.subsets[name])) if name else None
-        self._flow_reference = b"" if rows is None else positions_to_bytes(rows)
+        self._reference = b"" if rows is None else positions_to_bytes(rows)
+        if bool(change["old"]) != bool(name) and "histograms" in self.views:
+            self._rebuild_specs({})  # histograms gain (or lose) the reference's line
 
     def _describe_focus(self, change: dict[str, Any]) -> None:
         """The instance view: the focused instance's scores as percentiles and, with embeddings, its neighbours."""
@@ -566,7 +569,8 @@ class Explorer(anywidget.AnyWidget):
             if column not in df.columns:
                 raise ValueError(f"histogram column {column!r} is not in the analysis")
             source = f"bins_{column}" if binned else charts.DATA_NAME
-            spec = charts.to_spec(charts.histogram(df, column, binned=binned), source=source)
+            chart = charts.histogram(df, column, binned=binned, reference=bool(self.reference))
+            spec = charts.to_spec(chart, source=source)
             specs.append({"id": f"hist_{column}", "spec": spec})
         return specs
 

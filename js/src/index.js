@@ -111,7 +111,7 @@ function flowSource(name, meta, table, model) {
   const label = (group, stats) => stats.map((s) => ({ ...s, probe: meta.probes[s.layer], group }));
   let referenceCache = null; // the reference changes rarely: its statistics are kept until it does
   const referenceStats = (values, matches) => {
-    const raw = model.get("_flow_reference");
+    const raw = model.get("_reference");
     if (!referenceCache || referenceCache.raw !== raw || referenceCache.values !== values) {
       const reference = positionsFromTrait(raw);
       const flags = reference === null || reference.length === 0 ? null : flagsOf(reference, n);
@@ -137,24 +137,34 @@ function flowSource(name, meta, table, model) {
     const [first, last] = brushedLayers(value.layer, layers);
     return rowsInLayerRange(arrays().values, n, layers, first, last, value.q25[0], value.q25[1]);
   };
-  return { name, fields: {}, derive, select, refreshOn: ["focus", "_flow_reference"] };
+  return { name, fields: {}, derive, select, refreshOn: ["focus", "_reference"] };
+}
+
+/** A step line of the reference subset's counts per bin: one point per bin start, one more at the last edge. */
+function referenceSteps(column, edges, model) {
+  const rows = positionsFromTrait(model.get("_reference"));
+  if (rows === null || rows.length === 0) return [];
+  const counts = binCounts(column, edges, flagsOf(rows, column.length)).filter((t) => t._sel === 1);
+  const steps = counts.map((t) => ({ start: t.start, count: t.count }));
+  steps.push({ start: edges[edges.length - 1], count: counts[counts.length - 1].count });
+  return steps;
 }
 
 /** The flow view's reference: all instances or a saved subset (Python sends the subset's rows). */
 function referencePicker(model) {
-  const label = el("label", "", "compare the selection with ");
+  const label = el("label", "dw-reference", "compare with ");
   const select = el("select", "dw-flow-reference");
   const fill = () => {
     const names = model.get("_subset_names") || [];
     const options = [["", "all instances"], ...names.map((n) => [n, `subset: ${n}`])];
     select.replaceChildren(...options.map(([value, text]) => Object.assign(el("option", "", text), { value })));
-    select.value = model.get("flow_reference") || "";
+    select.value = model.get("reference") || "";
   };
   fill();
   model.on("change:_subset_names", fill);
-  model.on("change:flow_reference", fill);
+  model.on("change:reference", fill);
   select.addEventListener("change", () => {
-    model.set("flow_reference", select.value);
+    model.set("reference", select.value);
     model.save_changes();
   });
   label.appendChild(select);
@@ -209,7 +219,7 @@ async function render({ model, el: root }) {
   const count = el("span", "dw-count");
   const clearButton = el("button", "dw-clear", "Clear selection");
   const subsetsBar = new SubsetsBar(model);
-  header.append(count, clearButton, subsetsBar.root);
+  header.append(count, clearButton, subsetsBar.root, referencePicker(model));
   const chartsBox = el("div", "dw-charts");
   const bottom = el("div", "dw-bottom");
   root.append(header, chartsBox, bottom);
@@ -278,11 +288,9 @@ async function render({ model, el: root }) {
       box.dataset.chart = id;
       chartsBox.appendChild(box);
       const graphMeta = spec.usermeta && spec.usermeta.dw_graph;
-      const flowMeta = spec.usermeta && spec.usermeta.dw_flow;
-      const toolbar = graphMeta || flowMeta ? el("div", "dw-toolbar") : null;
+      const toolbar = graphMeta ? el("div", "dw-toolbar") : null;
       const host = toolbar ? el("div") : box;
       if (toolbar) box.append(toolbar, host);
-      if (flowMeta) toolbar.appendChild(referencePicker(model));
       // compile the Vega-Lite spec and give the view its rows before the first run: one layout, no empty pass
       const view = new View(parse(compile(spec).spec), { renderer: "canvas", container: host, hover: true });
       view.tooltip(new Handler().call); // vega-tooltip escapes HTML in values
@@ -317,6 +325,20 @@ async function render({ model, el: root }) {
             selectFrom(entry, positions);
           },
         });
+      }
+      const referenceMeta = spec.usermeta && spec.usermeta.dw_reference;
+      if (referenceMeta) {
+        // a histogram's reference line: the saved subset's counts per bin, counted here from its rows
+        const name = `ref_${referenceMeta.column}`;
+        const tuples = () => referenceSteps(state.table.columns[referenceMeta.column], referenceMeta.edges, model);
+        view.change(name, changeset().insert(tuples()));
+        const refresh = () => {
+          if (state.disposed || !state.views.includes(entry)) return;
+          const fresh = tuples();
+          enqueue(entry, (v) => v.change(name, changeset().remove(() => true).insert(fresh)));
+        };
+        model.on("change:_reference", refresh);
+        entry.listeners = [...(entry.listeners || []), ["change:_reference", refresh]];
       }
       for (const key of source.refreshOn || []) {
         const refresh = () => {

@@ -15,7 +15,7 @@ CELLS = [
     "analysis = dw.Analysis.load('demo/analysis.parquet')\ndf = analysis.df\n"
     "digits = load_digits()\npixels = digits.images.reshape(len(df), -1).astype('float32')\n"
     "add_projection(analysis, pixels, probe='pixels', overwrite=True)\ndf = analysis.df",
-    "explorer = dw.Explorer(analysis, images=digits, embeddings=pixels, histograms=[])\nexplorer",
+    "explorer = dw.Explorer(analysis, images=digits, embeddings=pixels, histograms=['loss'])\nexplorer",
     "side = explorer.panel('patterns', 'classes')\nside",
 ]
 
@@ -85,8 +85,8 @@ def wait_for_selection(page, kernel, want: list[int], name: str = "explorer") ->
 def test_every_view_renders(views_page):
     page, _ = views_page
     charts = page.page.eval_on_selector_all(".dw-chart", "els => els.map(e => e.dataset.chart)")
-    assert charts[:6] == ["scatter", "projection", "confusion", "classes", "patterns", "flow"]
-    assert charts[6:] == ["classes", "patterns"]  # the panel in the second cell
+    assert charts[:7] == ["scatter", "projection", "confusion", "classes", "patterns", "flow", "hist_loss"]
+    assert charts[7:] == ["classes", "patterns"]  # the panel in the second cell
     assert page.page.locator(".dw-gallery").count() == 2
     assert page.page.locator(".dw-bottom").nth(1).is_hidden()  # the panel shows no gallery
     assert not page.errors, page.errors
@@ -222,3 +222,33 @@ def test_brushing_a_layer_in_the_flow_view_selects_by_its_agreement(views_page):
     want = kernel.json(f"sorted(df.id[{column}.between({low!r}, {high!r})].tolist())")
     assert want
     wait_for_selection(page, kernel, want)
+
+
+def test_a_reference_subset_is_drawn_in_the_histograms_and_brushing_still_selects(views_page):
+    page, kernel = views_page
+    kernel.run("explorer.save_subset('wrong', df.id[~df.correct].values, overwrite=True)")
+    page.page.locator(".dw-reference select").first.select_option("wrong")
+    for _ in range(40):
+        if kernel.json("explorer.reference") == "wrong":
+            break
+        page.page.wait_for_timeout(200)
+    assert kernel.json("explorer.reference") == "wrong"
+    page.page.wait_for_function(f"() => {view('hist_loss')} && {view('hist_loss')}.data('ref_loss').length > 0")
+    steps = page.page.evaluate(f"() => {view('hist_loss')}.data('ref_loss').map(t => [t.start, t.count])")
+    edges = kernel.json("explorer._specs[[s['id'] for s in explorer._specs].index('hist_loss')]['spec']"
+                        "['usermeta']['dw_reference']['edges']")  # fmt: skip
+    wrong = np.array(kernel.json("df.loss[~df.correct].astype('float32').astype(float).tolist()"))
+    want, _ = np.histogram(wrong, bins=np.array(edges))
+    assert [c for _, c in steps[:-1]] == want.tolist() and steps[-1][1] == want[-1]
+    # the histogram is now two layers (bars and the reference line); a drag over it still selects by value
+    lo, hi = kernel.json("df.loss.quantile([0.5, 0.99]).tolist()")
+    (x0, y0), (x1, _) = chart_point(page, "hist_loss", lo, 0), chart_point(page, "hist_loss", hi, 0)
+    page.page.mouse.move(x0, y0 - 20)
+    page.page.mouse.down()
+    page.page.mouse.move(x1, y0 - 20, steps=8)
+    page.page.mouse.up()
+    page.page.wait_for_timeout(600)
+    a, b = sorted(page.page.evaluate(f"() => {view('hist_loss')}.signal('hist_loss')")["loss"])
+    want_ids = kernel.json(f"sorted(df.id[df.loss.astype('float32').astype(float).between({a!r}, {b!r})].tolist())")
+    assert want_ids
+    wait_for_selection(page, kernel, want_ids)
