@@ -3,6 +3,8 @@ or a class, the instance view's neighbours, the subsets bar, and a panel in a se
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -54,8 +56,23 @@ def views_page(lab, browser, demo_analysis):
     page.page.wait_for_function(ready, timeout=90_000)
     kernel = lab.kernel_client("views.ipynb")
     yield page, kernel
-    kernel.close()
     page.page.screenshot(path=str(lab.root / "views.png"), full_page=True)
+    # the README's picture of the Explorer: DW_SCREENSHOT=docs/explorer.png pytest tests/browser/test_views_lab.py
+    target = os.environ.get("DW_SCREENSHOT")
+    if target:
+        kernel.run("explorer.reference = ''\nexplorer.select(df.id[~df.correct])\n"
+                   "explorer.focus = int(df.id[df.loc[~df.correct, 'confidence'].idxmax()])")  # fmt: skip
+        page.page.set_viewport_size({"width": 1500, "height": 2400})
+        for toast in page.page.locator(".jp-toast-button:has-text('No')").all():
+            toast.click()
+        widget = page.page.locator(".dw-explorer").first
+        widget.scroll_into_view_if_needed()
+        page.page.wait_for_timeout(1500)
+        widget.screenshot(path=target)
+        from PIL import Image  # a 128-colour palette keeps the committed picture small
+
+        Image.open(target).convert("RGB").quantize(colors=128).save(target, optimize=True)
+    kernel.close()
     context.close()
 
 
