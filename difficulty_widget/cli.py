@@ -9,6 +9,7 @@ from .demo import DATASETS
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `difficulty-widget` command line: its subcommands and their options."""
     parser = argparse.ArgumentParser(prog="difficulty-widget", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train a small model, score every instance, save and summarise")
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: the process arguments); the exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         from .data import DatasetNotFoundError

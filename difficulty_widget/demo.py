@@ -142,6 +142,7 @@ def lab_command(notebook: Path) -> list[str]:
 
 
 def main_demo(dataset: str, out: str, epochs: int | None, seed: int, progress: bool, open_lab: bool = False) -> int:
+    """The `demo` subcommand: run the demo, print its summary, and with ``open_lab`` start JupyterLab on it."""
     started = time.perf_counter()
     analysis, path = run_demo(dataset, out, epochs=epochs, seed=seed, progress=progress)
     print(format_summary(analysis))

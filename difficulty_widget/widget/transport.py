@@ -57,8 +57,10 @@ def table_to_ipc(df: pd.DataFrame, columns: list[str] | None = None) -> bytes:
 
 
 def positions_to_bytes(positions: np.ndarray) -> bytes:
+    """Row positions as little-endian uint32 bytes (the selection's form on the wire)."""
     return np.ascontiguousarray(positions, dtype="<u4").tobytes()
 
 
 def bytes_to_positions(buffer: bytes | memoryview) -> np.ndarray:
+    """Little-endian uint32 bytes from the browser back to int64 row positions."""
     return np.frombuffer(bytes(buffer), dtype="<u4").astype(np.int64)
