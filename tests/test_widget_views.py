@@ -242,3 +242,14 @@ def test_a_reference_adds_its_line_to_the_histograms(analysis):
     assert hist["data"] == {"name": "instances"} and hist["usermeta"]["dw_reference"]["column"] == "loss"
     ex.reference = ""
     assert "layer" not in next(s["spec"] for s in ex._specs if s["id"] == "hist_loss")
+
+
+def test_hundreds_of_classes_leave_the_matrix_views_out_unless_asked():
+    n, c = 2000, 150
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, c, n)
+    frame = pd.concat([pd.DataFrame({"id": np.arange(n), "label": labels}),
+                       model_scores(rng.normal(size=(n, c)), labels)], axis=1)  # fmt: skip
+    analysis = Analysis(frame, [f"c{i}" for i in range(c)])
+    assert "confusion" not in Explorer(analysis).views and "classes" not in Explorer(analysis).views
+    assert Explorer(analysis, views=["confusion", "classes"]).views == ["confusion", "classes"]

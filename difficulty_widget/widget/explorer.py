@@ -43,6 +43,8 @@ PATTERN_PAIRS = (
     ("loss", "entropy"),
 )
 MAX_PATTERN_BINS = 15  # cells travel as one byte per row
+#: Above this many classes the confusion matrix and the per-class panel are shown only when asked for.
+MAX_CLASSES_BY_DEFAULT = 100
 
 
 class IdSelection(traitlets.TraitType):
@@ -93,7 +95,8 @@ class Explorer(anywidget.AnyWidget):
     color : ``"correct"``, ``"label"``, ``"prediction"``, or any column.
     histograms : score columns to draw as brushable histograms (default: up to three).
     sort_by, caption_score : the gallery's order and the score in each caption (default: ``loss``).
-    views : the panels to show, any of :data:`VIEWS` (default: every panel the table allows).
+    views : the panels to show, any of :data:`VIEWS` (default: every panel the table allows; above
+        :data:`MAX_CLASSES_BY_DEFAULT` classes the confusion matrix and the per-class panel only when asked for).
     projection : the two columns of the projection panel (default ``proj_x``, ``proj_y`` when present: see
         :func:`difficulty_widget.projection.add_projection`).
     patterns : the two measures of the difficulty-patterns heatmap (default: the first of :data:`PATTERN_PAIRS`
@@ -394,7 +397,10 @@ class Explorer(anywidget.AnyWidget):
             "gallery": True,
         }
         if views is None:
-            return [v for v in VIEWS if possible[v]]
+            # a confusion matrix or per-class bars of hundreds of classes cannot be read, and cost most of the
+            # first render (1000 classes: ~1.9 s of ~2 s): ask for them with views=[...]; the class graph scales
+            crowded = {"confusion", "classes"} if len(self.analysis.class_names) > MAX_CLASSES_BY_DEFAULT else set()
+            return [v for v in VIEWS if possible[v] and v not in crowded]
         chosen = [views] if isinstance(views, str) else list(views)
         unknown = [v for v in chosen if v not in VIEWS]
         if unknown:
