@@ -87,3 +87,25 @@ def test_bad_input():
         area_under_margin(np.zeros((2, 3, 2)), np.zeros(4, int))
     with pytest.raises(ValueError, match="at least two epochs"):
         forgetting_events(np.ones((1, 4), bool))
+
+
+def test_default_regions_are_thirds_after_swayamdipta():
+    rng = np.random.default_rng(7)
+    n = 600
+    labels = rng.integers(0, 4, n)
+    logits = (
+        rng.normal(size=(6, n, 4))
+        + np.linspace(0, 3, 6)[:, None, None]
+        * (np.arange(4)[None, None, :] == labels[None, :, None])
+        * rng.random(n)[None, :, None]
+    )
+    frame = data_map(logits, labels)
+    p = np.exp(logits - logits.max(axis=2, keepdims=True))
+    p = (p / p.sum(axis=2, keepdims=True))[:, np.arange(n), labels]
+    mean, std = p.mean(axis=0), p.std(axis=0)
+    cut = np.quantile(std, 2 / 3)
+    middle = np.median(mean[std < cut])
+    want = np.where(std >= cut, "ambiguous", np.where(mean >= middle, "easy-to-learn", "hard-to-learn"))
+    assert frame["dm_region"].astype(str).tolist() == want.tolist()
+    shares = frame["dm_region"].value_counts(normalize=True)
+    assert all(abs(shares[r] - 1 / 3) < 0.02 for r in ("easy-to-learn", "ambiguous", "hard-to-learn"))

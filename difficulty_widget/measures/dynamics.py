@@ -57,21 +57,35 @@ def data_map(
     logits_per_epoch: Any,
     labels: Any,
     *,
-    variability_threshold: float = 0.2,
-    confidence_threshold: float = 0.5,
+    variability_threshold: float | None = None,
+    confidence_threshold: float | None = None,
 ) -> pd.DataFrame:
     """Data-map coordinates per instance: ``dm_confidence``, ``dm_variability`` (population std), ``dm_correctness``
     and ``dm_region``: ambiguous when variability >= ``variability_threshold``, else easy-to-learn when
-    confidence >= ``confidence_threshold``, else hard-to-learn."""
+    confidence >= ``confidence_threshold``, else hard-to-learn.
+
+    By default the thresholds are relative, after the 33% subsets of Swayamdipta et al. (2020, section 3): the
+    most variable third is ambiguous, and the rest is split at its median confidence into easy-to-learn and
+    hard-to-learn, so each region holds about a third. Fixed thresholds (e.g. 0.2 and 0.5) depend on the number
+    of epochs recorded: over a long run from scratch, every instance's true-class probability climbs from chance
+    to 1, and its variability with it."""
     _, true_prob, correct = _true_probs_and_correct(logits_per_epoch, labels)
     return _data_map(true_prob, correct, variability_threshold, confidence_threshold)
 
 
 def _data_map(
-    true_prob: np.ndarray, correct: np.ndarray, variability_threshold: float, confidence_threshold: float
+    true_prob: np.ndarray,
+    correct: np.ndarray,
+    variability_threshold: float | None = None,
+    confidence_threshold: float | None = None,
 ) -> pd.DataFrame:
     confidence = true_prob.mean(axis=0)
     variability = true_prob.std(axis=0)
+    if variability_threshold is None:
+        variability_threshold = float(np.quantile(variability, 2 / 3))
+    if confidence_threshold is None:
+        steady = confidence[variability < variability_threshold]
+        confidence_threshold = float(np.median(steady)) if steady.size else 0.5
     region = np.where(
         variability >= variability_threshold,
         "ambiguous",
@@ -118,7 +132,7 @@ def dynamics_scores(logits_per_epoch: Any, labels: Any, support_mask: Any = None
     rows = SupportRows.from_mask(support_mask, len(labels))
     y = check_labels(labels)[rows.support]
     z, true_prob, correct = _true_probs_and_correct(logits_per_epoch, y)  # one validation, one pass
-    frame = _data_map(true_prob, correct, variability_threshold=0.2, confidence_threshold=0.5)
+    frame = _data_map(true_prob, correct)  # relative thresholds: about a third of the rows per region
     frame["forgetting_events"], frame["never_learned"] = forgetting_events(correct)
     frame["aum"] = true_class_margin(z, y[None, :]).mean(axis=0)
     frame["iteration_learned"], frame["learned_undefined"] = iteration_learned(correct)
