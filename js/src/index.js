@@ -390,7 +390,9 @@ async function render({ model, el: root }) {
   const initial = positionsFromTrait(model.get("selection"));
   state.flags = flagsOf(initial, state.table.n);
   await embedAll(); // draws the charts with the current selection
-  present(initial, state.flags);
+  // a selection set from Python while the charts were being built has already reached them: show the current one
+  const current = positionsFromTrait(model.get("selection"));
+  present(current, flagsOf(current, state.table.n));
   gallery.showFocus();
   root.dataset.ready = "1";
   return () => {

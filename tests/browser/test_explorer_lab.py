@@ -276,3 +276,24 @@ def test_rerun_and_kernel_restart_redisplay(lab, browser):
             raise AssertionError(f"attempt {attempt}: galleries show {page.page.evaluate(totals)}") from None
     assert not page.errors
     context.close()
+
+
+def test_a_selection_made_while_the_explorer_renders_shows_everywhere(lab, browser, demo_analysis):
+    """Run All: the next cell selects before the front-end has finished drawing; the count and gallery follow."""
+    cells = [  # 300000 rows: the browser is still drawing when the second cell's selection arrives
+        "import numpy as np, pandas as pd\nimport difficulty_widget as dw\nfrom difficulty_widget.measures import "
+        "model_scores\nrng = np.random.default_rng(0)\nlabels = rng.integers(0, 10, 300_000)\n"
+        "scores = model_scores(rng.normal(size=(300_000, 10)), labels)\n"
+        "frame = pd.concat([pd.DataFrame({'id': np.arange(300_000), 'label': labels}), scores], axis=1)\n"
+        "explorer = dw.Explorer(dw.Analysis(frame, [str(c) for c in range(10)]))\nexplorer",
+        "explorer.select([3, 4, 5, 6])",
+    ]
+    lab.write_notebook("early_selection.ipynb", cells)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = Page(context.new_page(), lab)
+    page.open_lab("early_selection.ipynb")
+    page.run_all()
+    page.page.wait_for_selector(".dw-explorer[data-ready='1']", timeout=60_000)
+    page.page.wait_for_function("() => document.querySelector('.dw-gallery').dataset.total === '4'")
+    assert page.page.locator(".dw-count").inner_text().startswith("4 of 300000")
+    context.close()
