@@ -20,12 +20,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ._validation import check_positive_int
+from ._validation import check_positive_int, frame_of
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -89,7 +89,7 @@ PATTERNS: Mapping[str, Pattern] = _patterns(
 def pattern_query(df: pd.DataFrame | Analysis, name: str | Pattern) -> str:
     """The pattern's query with each ``quantile(column, p)`` replaced by its value on ``df``, written as a
     number that parses back to the same float (so the query is readable, editable and exact)."""
-    frame = _frame(df)
+    frame = frame_of(df)
     pat = _resolve(name)
     _check_needs(pat, frame)
 
@@ -125,7 +125,7 @@ def pattern_query(df: pd.DataFrame | Analysis, name: str | Pattern) -> str:
 def pattern_mask(df: pd.DataFrame | Analysis, name: str | Pattern) -> np.ndarray:
     """Boolean mask over the rows of ``df`` selected by the pattern ``name`` (or a :class:`Pattern`); rows with NaN
     in a compared column are not selected."""
-    frame = _frame(df)
+    frame = frame_of(df)
     selected = frame.eval(pattern_query(frame, name))
     return np.asarray(selected, dtype=bool)
 
@@ -133,7 +133,7 @@ def pattern_mask(df: pd.DataFrame | Analysis, name: str | Pattern) -> np.ndarray
 def select_pattern(df: pd.DataFrame | Analysis, name: str | Pattern) -> np.ndarray:
     """The ids (int64, in table order) of the rows that match the pattern ``name`` (a key of :data:`PATTERNS`, or
     a :class:`Pattern` of your own)."""
-    frame = _frame(df)
+    frame = frame_of(df)
     if "id" not in frame.columns:
         raise ValueError(f"df must have an 'id' column; it has {list(frame.columns)}")
     return frame["id"].to_numpy()[pattern_mask(frame, name)].astype(np.int64)
@@ -141,7 +141,7 @@ def select_pattern(df: pd.DataFrame | Analysis, name: str | Pattern) -> np.ndarr
 
 def available_patterns(df: pd.DataFrame | Analysis) -> list[str]:
     """Names of the patterns in :data:`PATTERNS` whose columns ``df`` has with at least one non-missing value."""
-    frame = _frame(df)
+    frame = frame_of(df)
     return [
         name for name, pat in PATTERNS.items() if all(c in frame.columns and frame[c].notna().any() for c in pat.needs)
     ]
@@ -185,14 +185,6 @@ def cell_members(
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-def _frame(df: Any) -> pd.DataFrame:
-    from .analysis import Analysis
-
-    if isinstance(df, Analysis):
-        return df.df
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"df must be a pandas DataFrame or an Analysis, got {type(df).__name__}")
-    return df
 
 
 def _resolve(pattern: str | Pattern) -> Pattern:
@@ -222,7 +214,7 @@ def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
 def _binning(
     df: pd.DataFrame | Analysis, x: str, y: str, bins: int, method: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    frame = _frame(df)
+    frame = frame_of(df)
     bins = check_positive_int(bins, "bins")
     if method not in BIN_METHODS:
         raise ValueError(f"method must be one of {BIN_METHODS}, got {method!r}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._validation import to_numpy
+from ._validation import frame_of, to_numpy
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -125,7 +125,7 @@ class Subsets(Mapping[str, np.ndarray]):
         frame = pd.DataFrame({"subset": pd.Categorical.from_codes(codes, categories=names), "id": ids})
         if df is None:
             return frame
-        table = _frame(df)
+        table = frame_of(df)
         if "id" not in table.columns:
             raise ValueError(f"df must have an 'id' column; it has {list(table.columns)}")
         missing = np.setdiff1d(ids, table["id"].to_numpy())
@@ -225,13 +225,3 @@ def _check_valid_ids(valid_ids: Any) -> np.ndarray:
             f"valid_ids must be an int n (ids 0..n-1) or a 1-D array of integer ids, got {arr.dtype}, shape {arr.shape}"
         )
     return np.unique(arr.astype(np.int64))
-
-
-def _frame(df: Any) -> pd.DataFrame:
-    from .analysis import Analysis
-
-    if isinstance(df, Analysis):
-        return df.df
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"df must be a pandas DataFrame or an Analysis, got {type(df).__name__}")
-    return df
