@@ -27,8 +27,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_widget import CHROMIUM_FLAGS
-from widget_harness import serve
+from widget_harness import launch, rendered_page, serve
 
 from difficulty_widget import Analysis, Explorer
 from difficulty_widget.measures import model_scores
@@ -89,10 +88,8 @@ def render_ms(explorer: Explorer, probe: bool = False) -> tuple[float, list[floa
     url, server = serve(explorer)
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            page.goto(url)
-            page.wait_for_function("() => window.__rendered !== undefined", timeout=600_000)
+            browser = launch(pw)
+            page = rendered_page(browser, url, viewport=(1400, 1200))
             rendered = page.evaluate("window.__rendered")
             extra = []
             if probe:

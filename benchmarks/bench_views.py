@@ -37,8 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_widget import CHROMIUM_FLAGS, LATENCY_PROBE, synthetic_analysis
-from widget_harness import serve
+from bench_widget import synthetic_analysis
+from widget_harness import drag, launch, rendered_page, serve
 
 from difficulty_widget import Analysis, Explorer
 from difficulty_widget.measures.flow import layer_tables
@@ -46,15 +46,6 @@ from difficulty_widget.projection import add_projection
 
 PROBES = [f"block{i}" for i in range(1, 7)]
 SELECTION_SIZE = 10_000
-
-# viewport pixel of data points (x, y) in a chart whose points may be on the canvas layer
-PIXELS = """([chart, points]) => {
-  const box = document.querySelector(`[data-chart='${chart}']`), view = box.__view;
-  const canvas = box.querySelector("canvas:not(.dw-points)").getBoundingClientRect();
-  const [ox, oy] = view.origin(), pad = view.padding();
-  const sx = view.scale("x"), sy = view.scale("y");
-  return points.map(([x, y]) => [canvas.x + pad.left + ox + sx(x), canvas.y + pad.top + oy + sy(y)]);
-}"""
 
 # which charts were drawn, and the gallery's count
 DRAWN = """() => ({
@@ -131,32 +122,11 @@ def build_analysis(n: int) -> tuple[Analysis, np.ndarray, dict[str, float]]:
     return analysis, images, timings
 
 
-def latencies(moves: list[float], draws: list[float]) -> list[float]:
-    """Per move, pointer event to the first gallery redraw before the next move (moves without one are skipped)."""
-    out = []
-    for t, t_next in zip(moves, [*moves[1:], float("inf")], strict=True):
-        within = [d for d in draws if t <= d < t_next]
-        if within:
-            out.append(within[0] - t)
-    return out
-
-
-def drag(page: Any, chart: str, df: Any, x: str, y: str) -> tuple[list[float], int, str]:
-    """bench_widget's scatter drag on ``chart``: 40 moves from the dense middle outwards."""
-    page.evaluate(LATENCY_PROBE)
+def brush_drag(page: Any, chart: str, df: Any, x: str, y: str) -> tuple[list[float], int, str]:
+    """bench_widget's scatter drag on ``chart``: 40 moves from the dense middle outwards; and the gallery's count."""
     q = df[[x, y]].astype(float).quantile([0.2, 0.8])
-    start, end = page.evaluate(PIXELS, [chart, [[q[x][0.2], q[y][0.8]], [q[x][0.8], q[y][0.2]]]])
-    page.mouse.move(*start)
-    page.mouse.down()
-    for step in range(1, 41):
-        t = step / 40
-        page.mouse.move(start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t)
-        page.wait_for_timeout(30)
-    page.mouse.up()
-    page.wait_for_timeout(1200)
-    moves, draws = page.evaluate("[window.__moves, window.__draws]")
-    total = page.evaluate("document.querySelector('.dw-gallery').dataset.total")
-    return latencies(moves, draws), len(moves), total
+    lat, moves = drag(page, chart, (q[x][0.2], q[y][0.8]), (q[x][0.8], q[y][0.2]))
+    return lat, moves, page.evaluate("document.querySelector('.dw-gallery').dataset.total")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -206,16 +176,15 @@ def run(n: int, reps: int, updates: int) -> None:
     n_mismatch = 0
 
     def open_page(browser: Any, name: str) -> Any:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.on("console", lambda m: console.append((name, m.type, f"{m.text} ({m.location.get('url', '')})")))
-        page.on("pageerror", lambda e: console.append((name, "pageerror", str(e))))
-        page.goto(servers[name][0])
-        page.wait_for_function("() => window.__rendered !== undefined", timeout=120_000)
-        return page
+        def listen(page: Any) -> None:
+            page.on("console", lambda m: console.append((name, m.type, f"{m.text} ({m.location.get('url', '')})")))
+            page.on("pageerror", lambda e: console.append((name, "pageerror", str(e))))
+
+        return rendered_page(browser, servers[name][0], on_page=listen)
 
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+            browser = launch(pw)
             for rep in range(reps):
                 # alternate each configuration with its baseline, so that a change in load hits both alike
                 for name in ("scatter", "projection", "core", "default"):
@@ -225,7 +194,7 @@ def run(n: int, reps: int, updates: int) -> None:
                         drawn[name] = page.evaluate(DRAWN)
                     if name in brush:
                         x, y = ("confidence", "margin") if name == "scatter" else ("proj_x", "proj_y")
-                        lat, moves, total = drag(page, name, df, x, y)
+                        lat, moves, total = brush_drag(page, name, df, x, y)
                         brush[name] += lat
                         brush_moves[name] += moves
                         brush_totals[name].append(total)

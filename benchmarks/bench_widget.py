@@ -28,31 +28,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from widget_harness import serve
+from widget_harness import drag, launch, rendered_page, serve
 
 from difficulty_widget import Analysis, Explorer
 from difficulty_widget.measures import model_scores
-
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-LATENCY_PROBE = """() => {
-  window.__moves = []; window.__draws = [];
-  window.addEventListener('pointermove', () => window.__moves.push(performance.now()), true);
-  new MutationObserver(() => window.__draws.push(performance.now()))
-    .observe(document.querySelector('.dw-spacer'), { childList: true });
-}"""
-
-
-PIXELS = """(points) => {
-  const box = document.querySelector("[data-chart='scatter']"), view = box.__view;
-  const canvas = box.querySelector("canvas:not(.dw-points)").getBoundingClientRect();
-  const [ox, oy] = view.origin(), pad = view.padding();
-  const sx = view.scale("x"), sy = view.scale("y");
-  return points.map(([x, y]) => [canvas.x + pad.left + ox + sx(x), canvas.y + pad.top + oy + sy(y)]);
-}"""
 
 
 def synthetic_analysis(n: int, seed: int = 0) -> tuple[Analysis, np.ndarray]:
@@ -85,40 +64,22 @@ def measure(n: int) -> dict[str, float]:
     url, server = serve(explorer)
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url)
-            page.wait_for_function("() => window.__rendered !== undefined", timeout=600_000)
+            browser = launch(pw)
+            page = rendered_page(browser, url)
             rendered = page.evaluate("window.__rendered")
-            page.evaluate(LATENCY_PROBE)
             # drag from the dense middle of the data outwards, so that every move changes the selection
             q = analysis.df[["confidence", "margin"]].quantile([0.2, 0.8])
-            start, end = page.evaluate(PIXELS, [[q.confidence[0.2], q.margin[0.8]], [q.confidence[0.8], q.margin[0.2]]])
-            page.mouse.move(*start)
-            page.mouse.down()
-            for step in range(1, 41):
-                t = step / 40
-                page.mouse.move(start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t)
-                page.wait_for_timeout(30)
-            page.mouse.up()
-            page.wait_for_timeout(1500)
-            moves, draws = page.evaluate("[window.__moves, window.__draws]")
+            start, end = (q.confidence[0.2], q.margin[0.8]), (q.confidence[0.8], q.margin[0.2])
+            latencies, n_moves = drag(page, "scatter", start, end)
             browser.close()
     finally:
         server.shutdown()
-    # a move's latency: from the event to the first gallery redraw before the next move (a move that changed
-    # nothing visible has none and is not counted)
-    latencies = []
-    for t, t_next in zip(moves, [*moves[1:], float("inf")], strict=True):
-        within = [d for d in draws if t <= d < t_next]
-        if within:
-            latencies.append(within[0] - t)
     return {
         "n": n,
         "first_render_ms": rendered,
         "brush_median_ms": statistics.median(latencies) if latencies else float("nan"),
         "brush_p95_ms": float(np.percentile(latencies, 95)) if latencies else float("nan"),
-        "brush_events": len(moves),
+        "brush_events": n_moves,
         "gallery_updates": len(latencies),
         "table_bytes": len(explorer._table),
         "inline_json_bytes": len(inline),

@@ -99,3 +99,70 @@ def serve(explorer: Explorer) -> tuple[str, ThreadingHTTPServer]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sent["server"] = server
     return f"http://127.0.0.1:{server.server_address[1]}/", server
+
+
+# ---------------------------------------------------------------------------------------------- in Chromium
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+#: Page pixels of data points (x, y) in one chart, whose points may be on the canvas layer.
+PIXELS = """([chart, points]) => {
+  const box = document.querySelector(`[data-chart='${chart}']`), view = box.__view;
+  const canvas = box.querySelector("canvas:not(.dw-points)").getBoundingClientRect();
+  const [ox, oy] = view.origin(), pad = view.padding();
+  const sx = view.scale("x"), sy = view.scale("y");
+  return points.map(([x, y]) => [canvas.x + pad.left + ox + sx(x), canvas.y + pad.top + oy + sy(y)]);
+}"""
+
+#: Timestamps of pointer moves and of gallery redraws (for brush -> gallery latency).
+LATENCY_PROBE = """() => {
+  window.__moves = []; window.__draws = [];
+  window.addEventListener('pointermove', () => window.__moves.push(performance.now()), true);
+  new MutationObserver(() => window.__draws.push(performance.now()))
+    .observe(document.querySelector('.dw-spacer'), { childList: true });
+}"""
+
+
+def launch(playwright: Any) -> Any:
+    """Headless Chromium with the flags this machine needs."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+
+
+def rendered_page(browser: Any, url: str, viewport: tuple[int, int] = (1400, 1000), on_page: Any = None) -> Any:
+    """A new page on ``url``, returned once the Explorer has rendered (``window.__rendered`` holds the time)."""
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    if on_page is not None:
+        on_page(page)
+    page.goto(url)
+    page.wait_for_function("() => window.__rendered !== undefined", timeout=600_000)
+    return page
+
+
+def latencies(moves: list[float], draws: list[float]) -> list[float]:
+    """Per pointer move, the time to the first gallery redraw before the next move (moves that changed nothing
+    visible have none and are not counted)."""
+    out = []
+    for t, t_next in zip(moves, [*moves[1:], float("inf")], strict=True):
+        within = [d for d in draws if t <= d < t_next]
+        if within:
+            out.append(within[0] - t)
+    return out
+
+
+def drag(page: Any, chart: str, start_value: tuple[float, float], end_value: tuple[float, float]) -> tuple[list, int]:
+    """A 40-move brush on ``chart`` between two data points: (latencies of the moves that redrew, moves)."""
+    page.evaluate(LATENCY_PROBE)
+    start, end = page.evaluate(PIXELS, [chart, [list(start_value), list(end_value)]])
+    page.mouse.move(*start)
+    page.mouse.down()
+    for step in range(1, 41):
+        t = step / 40
+        page.mouse.move(start[0] + (end[0] - start[0]) * t, start[1] + (end[1] - start[1]) * t)
+        page.wait_for_timeout(30)
+    page.mouse.up()
+    page.wait_for_timeout(1200)
+    moves, draws = page.evaluate("[window.__moves, window.__draws]")
+    return latencies(moves, draws), len(moves)
