@@ -113,3 +113,18 @@ def test_bad_input(analysis, monkeypatch):
     with pytest.raises(ValueError, match="prefix must be"):
         add_projection(analysis, np.zeros((60, 3)), prefix="")
     assert "proj_x" not in analysis.df.columns and "projection" not in analysis.provenance
+
+
+def test_tsne_is_seeded_and_keeps_separate_clusters_apart():
+    pytest.importorskip("openTSNE", reason="openTSNE is in the test extra: pip install -e '.[test]'")
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 30)) * 12
+    labels = np.repeat(np.arange(3), 80)
+    x = (centres[labels] + rng.normal(size=(240, 30))).astype(np.float32)
+    one, two = project(x, "tsne", seed=4), project(x, "tsne", seed=4)
+    assert one.shape == (240, 2) and one.dtype == np.float32 and np.array_equal(one, two)
+    # every point's nearest neighbour in the map is from its own cluster
+    d = np.linalg.norm(one[:, None, :] - one[None, :, :], axis=2)
+    np.fill_diagonal(d, np.inf)
+    assert (labels[d.argmin(axis=1)] == labels).all()
+    assert not np.array_equal(project(x, "tsne", seed=5), one)
