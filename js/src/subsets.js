@@ -76,3 +76,24 @@ export class SubsetsBar {
     if (this.model.off) this.model.off("change:_subset_names", this.onNames);
   }
 }
+
+/** The flow view's reference: all instances or a saved subset (Python sends the subset's rows). */
+export function referencePicker(model) {
+  const label = el("label", "dw-reference", "compare with ");
+  const select = el("select", "dw-flow-reference");
+  const fill = () => {
+    const names = model.get("_subset_names") || [];
+    const options = [["", "all instances"], ...names.map((n) => [n, `subset: ${n}`])];
+    select.replaceChildren(...options.map(([value, text]) => Object.assign(el("option", "", text), { value })));
+    select.value = model.get("reference") || "";
+  };
+  fill();
+  model.on("change:_subset_names", fill);
+  model.on("change:reference", fill);
+  select.addEventListener("change", () => {
+    model.set("reference", select.value);
+    model.save_changes();
+  });
+  label.appendChild(select);
+  return label;
+}
