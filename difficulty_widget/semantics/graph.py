@@ -256,7 +256,10 @@ def _layout(
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
     low, span = float(sim.min()), float(np.ptp(sim)) or 1.0
-    strength = lambda a, b: 0.1 + 0.9 * (sim[a, b] - low) / span  # noqa: E731
+
+    def strength(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return 0.1 + 0.9 * (sim[a, b] - low) / span
+
     a, b = np.repeat(np.arange(n), neighbours.shape[1]), neighbours.reshape(-1)
     graph.add_weighted_edges_from(zip(a.tolist(), b.tolist(), (strength(a, b) / 3).tolist(), strict=True))
     a, b = solid[:, 0], solid[:, 1]

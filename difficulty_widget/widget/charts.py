@@ -256,9 +256,9 @@ def class_graph(graph: Any, *, width: int = 520, height: int = 420) -> dict[str,
     nodes = graph.nodes
     xy = nodes[["x", "y"]].to_numpy(dtype=float)
     pad = 0.06 * (float(np.ptp(xy)) or 1.0)
-    domain = lambda v: [float(v.min()) - pad, float(v.max()) + pad]  # noqa: E731
-    x_scale = alt.Scale(domain=domain(xy[:, 0]), nice=False, zero=False)
-    y_scale = alt.Scale(domain=domain(xy[:, 1]), nice=False, zero=False)
+    x_scale, y_scale = (
+        alt.Scale(domain=[float(v.min()) - pad, float(v.max()) + pad], nice=False, zero=False) for v in xy.T
+    )
     names = nodes["name"].tolist()
 
     edges = graph.edges.assign(
