@@ -17,7 +17,7 @@ that a clicked cell maps to instance ids.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -137,6 +137,17 @@ def select_pattern(df: pd.DataFrame | Analysis, name: str | Pattern) -> np.ndarr
     if "id" not in frame.columns:
         raise ValueError(f"df must have an 'id' column; it has {list(frame.columns)}")
     return frame["id"].to_numpy()[pattern_mask(frame, name)].astype(np.int64)
+
+
+def pattern_labels(df: pd.DataFrame | Analysis, names: Sequence[str] | None = None) -> pd.Categorical:
+    """Per row, the first of the patterns ``names`` (default: every available one, in :data:`PATTERNS` order) that
+    the row matches, or ``"none"``: a categorical to colour a chart by pattern."""
+    frame = frame_of(df)
+    chosen = available_patterns(frame) if names is None else [_resolve(n).name for n in names]
+    labels = np.full(len(frame), "none", dtype=object)
+    for name in reversed(chosen):  # the first pattern in the list wins where several match
+        labels[pattern_mask(frame, name)] = name
+    return pd.Categorical(labels, categories=[*chosen, "none"])
 
 
 def available_patterns(df: pd.DataFrame | Analysis) -> list[str]:

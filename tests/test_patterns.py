@@ -14,6 +14,7 @@ from difficulty_widget.patterns import (
     available_patterns,
     binned_pair,
     cell_members,
+    pattern_labels,
     pattern_mask,
     pattern_query,
     select_pattern,
@@ -170,3 +171,19 @@ def test_a_quartile_swallowed_by_ties_becomes_a_strict_comparison():
     agree = pd.DataFrame({"id": range(6), "knn_agreement": [1.0] * 5 + [0.2], "aum": [0.0, 1, 2, 3, -1, -2]})
     assert "knn_agreement < 1.0" in pattern_query(agree, "likely mislabelled")  # the bottom quartile is all 1.0
     assert select_pattern(agree, "likely mislabelled").tolist() == [5]
+
+
+def test_pattern_labels_name_the_first_matching_pattern():
+    rng = np.random.default_rng(11)
+    n = 200
+    df = pd.DataFrame({"id": range(n), "correct": rng.random(n) < 0.7, "confidence": rng.random(n),
+                       "prediction_depth": rng.integers(0, 6, n).astype(float)})  # fmt: skip
+    labels = pattern_labels(df)
+    names = available_patterns(df)
+    assert names == ["confident but wrong", "deep but correct"] and list(labels.categories) == [*names, "none"]
+    wrong = (~df["correct"]) & (df["confidence"] >= np.quantile(df["confidence"], 0.75))
+    deep = df["correct"] & (df["prediction_depth"] >= np.quantile(df["prediction_depth"], 0.75))
+    want = np.where(wrong, names[0], np.where(deep, names[1], "none"))
+    assert np.asarray(labels).tolist() == want.tolist()
+    only = pattern_labels(df, ["deep but correct"])
+    assert (np.asarray(only) == "deep but correct").sum() == deep.sum()

@@ -109,7 +109,7 @@ def test_table_is_sent_once_as_compact_arrow(analysis):
     assert table.schema.field("confidence").type == pa.float32()
     assert table.schema.field("id").type == pa.int32()
     np.testing.assert_allclose(table["loss"].to_numpy(), analysis.df["loss"].to_numpy(), rtol=1e-6)
-    inline_json = analysis.df[table.column_names].to_json(orient="records").encode()
+    inline_json = ex._frame[table.column_names].to_json(orient="records").encode()  # with the pattern column
     assert len(ex._table) < len(inline_json) / 3
     assert all("values" not in s["spec"].get("data", {}) for s in ex._specs)
 

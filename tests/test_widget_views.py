@@ -253,3 +253,13 @@ def test_hundreds_of_classes_leave_the_matrix_views_out_unless_asked():
     analysis = Analysis(frame, [f"c{i}" for i in range(c)])
     assert "confusion" not in Explorer(analysis).views and "classes" not in Explorer(analysis).views
     assert Explorer(analysis, views=["confusion", "classes"]).views == ["confusion", "classes"]
+
+
+def test_colour_by_named_pattern(analysis):
+    from difficulty_widget.patterns import pattern_labels
+
+    ex = Explorer(analysis, color="pattern")
+    scatter = next(s["spec"] for s in ex._specs if s["id"] == "scatter")
+    assert scatter["encoding"]["color"]["field"] == "pattern"
+    assert np.asarray(ex._frame["pattern"]).tolist() == np.asarray(pattern_labels(analysis.df)).tolist()
+    assert "pattern" not in analysis.df.columns  # the analysis itself is not changed

@@ -43,6 +43,8 @@ PATTERN_PAIRS = (
     ("loss", "entropy"),
 )
 MAX_PATTERN_BINS = 15  # cells travel as one byte per row
+#: The column the charts colour by with ``color="pattern"``: each row's first matching named pattern.
+PATTERN_COLUMN = "pattern"
 #: Above this many classes the confusion matrix and the per-class panel are shown only when asked for.
 MAX_CLASSES_BY_DEFAULT = 100
 
@@ -92,7 +94,8 @@ class Explorer(anywidget.AnyWidget):
     images : optional images, row-aligned with the table: a uint8 array (N, H, W[, 3]), an ``ImageData``
         (matched by id), a torch dataset or a list of file paths. Without images the gallery shows cards.
     x, y : the scatter's axes (default: ``confidence`` and ``margin``).
-    color : ``"correct"``, ``"label"``, ``"prediction"``, or any column.
+    color : ``"correct"``, ``"label"``, ``"prediction"``, ``"pattern"`` (each row's first matching named
+        difficulty pattern, see :func:`difficulty_widget.patterns.pattern_labels`), or any column.
     histograms : score columns to draw as brushable histograms (default: up to three).
     sort_by, caption_score : the gallery's order and the score in each caption (default: ``loss``).
     views : the panels to show, any of :data:`VIEWS` (default: every panel the table allows; above
@@ -179,6 +182,10 @@ class Explorer(anywidget.AnyWidget):
             raise ValueError(f"analysis must be an Analysis or a DataFrame, got {type(analysis).__name__}")
         self.analysis = analysis
         df = analysis.df
+        if PATTERN_COLUMN not in df.columns and pattern_lib.available_patterns(df):
+            # what the charts see: the table plus each row's named pattern, to colour by (color="pattern")
+            df = df.assign(**{PATTERN_COLUMN: pattern_lib.pattern_labels(df)})
+        self._frame = df
         self._ids = df["id"].to_numpy(dtype=np.int64)
         self._order = np.argsort(self._ids, kind="stable")
         self._callbacks: list[SelectCallback] = []
@@ -532,7 +539,7 @@ class Explorer(anywidget.AnyWidget):
         return lookup_positions(self._ids, ids, self._order)[0]  # ids are validated when set
 
     def _build_specs(self) -> list[dict[str, Any]]:
-        df = self.analysis.df
+        df = self._frame
         views = set(self.views)
         specs = []
         points = "canvas" if len(df) > self.vega_points_max else "vega"

@@ -200,6 +200,22 @@ def test_colour_by_a_category_with_missing_values(explorer_page):
     kernel.run("explorer.color = 'correct'")
 
 
+def test_colour_by_named_pattern(explorer_page):
+    page, kernel = explorer_page
+    kernel.run("explorer.color = 'pattern'")
+    names = kernel.json("sorted(set(map(str, explorer._frame['pattern'])))")
+    assert len(names) >= 2 and "none" in names  # at least one named pattern matched some rows
+    page.page.wait_for_function(
+        "want => { const v = document.querySelector(\"[data-chart='scatter']\").__view;"
+        " try { const d = v.scale('color').domain(); return want.every(r => d.includes(r)); }"
+        " catch (e) { return false; } }",
+        arg=names,
+        timeout=30_000,
+    )
+    assert not page.errors, page.errors
+    kernel.run("explorer.color = 'correct'")
+
+
 def test_no_request_left_localhost(explorer_page):
     page, _ = explorer_page
     assert page.outside == []
