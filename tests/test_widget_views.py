@@ -263,3 +263,14 @@ def test_colour_by_named_pattern(analysis):
     assert scatter["encoding"]["color"]["field"] == "pattern"
     assert np.asarray(ex._frame["pattern"]).tolist() == np.asarray(pattern_labels(analysis.df)).tolist()
     assert "pattern" not in analysis.df.columns  # the analysis itself is not changed
+
+
+def test_views_can_change_later_and_are_checked(analysis):
+    ex = Explorer(analysis)
+    ex.views = ["patterns", "gallery"]
+    assert [s["id"] for s in ex._specs] == ["patterns"]
+    with pytest.raises(ValueError, match=r"views: unknown \['bogus'\]"):
+        ex.views = ["bogus"]
+    with pytest.raises(ValueError, match="need: class_graph="):
+        ex.views = ["class_graph"]
+    assert ex.views == ["patterns", "gallery"]

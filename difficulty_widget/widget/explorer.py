@@ -464,6 +464,12 @@ class Explorer(anywidget.AnyWidget):
             self._flow_matches = votes.tobytes()
         return probes
 
+    @traitlets.validate("views")
+    def _valid_views(self, proposal: dict[str, Any]) -> list[str]:
+        if not hasattr(self, "_frame"):
+            return list(proposal["value"])
+        return self._check_views(proposal["value"], self._frame)
+
     @traitlets.validate("reference")
     def _check_reference(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]
