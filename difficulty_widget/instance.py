@@ -1,7 +1,7 @@
 """One instance up close (the Explorer's instance view): its scores as percentiles, and its nearest neighbours.
 
-Pure functions: arrays and tables in, tables out. The neighbours are found on demand for one instance, by exact
-Euclidean distance to every candidate row (one matrix-vector product, milliseconds for 70000 x 512).
+Pure functions: arrays and tables in, tables out. The neighbours are found on demand for one instance with the
+project's exact k-NN search (:func:`difficulty_widget.measures.knn.nearest_neighbours`: milliseconds for 70000 x 512).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 
 from ._validation import to_numpy
 from .measures import registry
+from .measures.knn import nearest_neighbours as knn_search
 
 
 def nearest_neighbours(
@@ -39,16 +40,8 @@ def nearest_neighbours(
     mask = mask.copy()
     mask[position] = False
     rows = np.flatnonzero(mask)
-    query = feats[position].astype(np.float64)
-    block = 8192  # bounded memory: distances of one block of rows at a time
-    distances = np.empty(len(rows), dtype=np.float64)
-    for start in range(0, len(rows), block):
-        diff = feats[rows[start : start + block]].astype(np.float64) - query
-        distances[start : start + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-    k = min(k, len(rows))
-    nearest = np.argpartition(distances, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-    order = nearest[np.lexsort((rows[nearest], distances[nearest]))]
-    return rows[order].astype(np.int64), distances[order]
+    found = knn_search(feats[position : position + 1], feats[rows], min(k, len(rows)))  # the project's exact k-NN
+    return rows[found.indices[0]].astype(np.int64), np.sqrt(found.sq_distances[0])
 
 
 def score_percentiles(df: pd.DataFrame, position: int, columns: Sequence[str] | None = None) -> pd.DataFrame:

@@ -167,7 +167,7 @@ def binned_pair(df: pd.DataFrame | Analysis, x: str, y: str, bins: int = 5, meth
     are half-open ``[lower, upper)`` except the last, which is closed, as in ``numpy.histogram2d``; a constant
     column gets one bin with ``lower == upper``. Rows with a missing value are not counted.
     """
-    x_edges, y_edges, x_bin, y_bin = _binning(df, x, y, bins, method)
+    x_edges, y_edges, x_bin, y_bin = bin_pair(df, x, y, bins, method)
     nx, ny = len(x_edges) - 1, len(y_edges) - 1
     kept = x_bin >= 0
     counts = np.bincount(x_bin[kept] * ny + y_bin[kept], minlength=nx * ny)
@@ -191,7 +191,7 @@ def cell_members(
     """Each row's cell in :func:`binned_pair` with the same arguments: (x_bin, y_bin) int64 arrays of length
     ``len(df)``, both -1 for rows where ``x`` or ``y`` is missing. The ids of cell (i, j) are
     ``df["id"][(x_bin == i) & (y_bin == j)]``."""
-    _, _, x_bin, y_bin = _binning(df, x, y, bins, method)
+    _, _, x_bin, y_bin = bin_pair(df, x, y, bins, method)
     return x_bin, y_bin
 
 
@@ -222,9 +222,11 @@ def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _binning(
-    df: pd.DataFrame | Analysis, x: str, y: str, bins: int, method: str
+def bin_pair(
+    df: pd.DataFrame | Analysis, x: str, y: str, bins: int = 5, method: str = "quantile"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The binning behind :func:`binned_pair` and :func:`cell_members`, in one pass: (x_edges, y_edges, x_bin,
+    y_bin), the bins per row being -1 where ``x`` or ``y`` is missing."""
     frame = frame_of(df)
     bins = check_positive_int(bins, "bins")
     if method not in BIN_METHODS:

@@ -571,14 +571,10 @@ class Explorer(anywidget.AnyWidget):
             specs.append({"id": "classes", "spec": charts.class_panel(names, self._class_score)})
         if "patterns" in views and self._patterns is not None:
             px, py = self._patterns
-            x_bin, y_bin = pattern_lib.cell_members(df, px, py, self._pattern_bins, self._pattern_method)
-            grid = pattern_lib.binned_pair(df, px, py, self._pattern_bins, self._pattern_method)
-            x_edges = [*grid.groupby("x_bin")["x_lower"].first(), float(grid["x_upper"].max())]
-            y_edges = [*grid.groupby("y_bin")["y_lower"].first(), float(grid["y_upper"].max())]
-            ny = len(y_edges) - 1
-            cells = np.where(x_bin >= 0, x_bin * ny + y_bin, 255).astype(np.uint8)
+            x_edges, y_edges, x_bin, y_bin = pattern_lib.bin_pair(df, px, py, self._pattern_bins, self._pattern_method)
+            cells = np.where(x_bin >= 0, x_bin * (len(y_edges) - 1) + y_bin, 255).astype(np.uint8)
             self._pattern_cells = cells.tobytes()
-            spec = charts.pattern_heatmap(px, py, x_edges, y_edges, method=self._pattern_method)
+            spec = charts.pattern_heatmap(px, py, x_edges.tolist(), y_edges.tolist(), method=self._pattern_method)
             specs.append({"id": "patterns", "spec": spec})
         if "flow" in views and self._flow_probes is not None:
             specs.append({"id": "flow", "spec": charts.flow_chart(self._flow_probes)})
@@ -657,8 +653,8 @@ def _default_patterns(df: pd.DataFrame, bins: int, method: str) -> tuple[str, st
     k-NN agreement on easy data, almost always 1); else the first present."""
     present = [p for p in PATTERN_PAIRS if all(c in df.columns and df[c].notna().any() for c in p)]
     for x, y in present:
-        grid = pattern_lib.binned_pair(df, x, y, bins, method)
-        if bins == 1 or (grid["x_bin"].nunique() > 1 and grid["y_bin"].nunique() > 1):
+        x_edges, y_edges, _, _ = pattern_lib.bin_pair(df, x, y, bins, method)
+        if bins == 1 or (len(x_edges) > 2 and len(y_edges) > 2):
             return (x, y)
     return present[0] if present else None
 

@@ -1,6 +1,7 @@
 // The layer-wise difficulty flow: per probe, quartiles of the k-NN label agreement over a set of rows, and the rows
 // whose agreement lies in a brushed range. Pure functions over one Float32Array laid out layer by layer
 // (values[l * n + i] is row i at layer l; NaN = missing). Quantiles interpolate linearly, as numpy.percentile.
+import { positionsWhere } from "./selection.js";
 
 /** Linear-interpolation quantile q of an ascending array without NaN. */
 export function quantileSorted(sorted, q) {
@@ -55,17 +56,15 @@ export function rowsInLayerRange(values, n, layers, first, last, low, high) {
   const b = Math.min(layers - 1, Math.floor(Math.max(first, last)));
   const lo = Math.min(low, high);
   const hi = Math.max(low, high);
-  const out = [];
-  if (a > b) return Uint32Array.from(out);
-  for (let i = 0; i < n; i++) {
-    let ok = true;
-    for (let l = a; l <= b && ok; l++) {
+  if (a > b) return new Uint32Array(0);
+  const inRange = (i) => {
+    for (let l = a; l <= b; l++) {
       const v = values[l * n + i];
-      ok = v >= lo && v <= hi;
+      if (!(v >= lo && v <= hi)) return false;
     }
-    if (ok) out.push(i);
-  }
-  return Uint32Array.from(out);
+    return true;
+  };
+  return positionsWhere(inRange, n);
 }
 
 /** A brush over layers that covers no layer's axis snaps to the nearest layer. */

@@ -1,5 +1,6 @@
 // The class graph's front-end: node tuples counted from the selection, click-to-select on nodes and edges, and
 // a class search box. The layout comes from Python; Vega draws it and zooms/pans it.
+import { positionsWhere } from "./selection.js";
 
 /** One tuple per class: its layout fields plus n (instances with that label), selected, active (0/1). */
 export function graphNodes(meta, labels, flags) {
@@ -37,20 +38,13 @@ export function graphNodes(meta, labels, flags) {
 /** Row positions whose label is one of `classes`. */
 export function classPositions(labels, classes) {
   const wanted = new Set(classes);
-  const out = [];
-  for (let i = 0; i < labels.length; i++) if (wanted.has(labels[i])) out.push(i);
-  return Uint32Array.from(out);
+  return positionsWhere((i) => wanted.has(labels[i]), labels.length);
 }
 
 /** Row positions whose (label, prediction) is (a, b) or (b, a). */
 export function pairPositions(labels, predictions, a, b) {
-  const out = [];
-  for (let i = 0; i < labels.length; i++) {
-    const y = labels[i];
-    const p = predictions[i];
-    if ((y === a && p === b) || (y === b && p === a)) out.push(i);
-  }
-  return Uint32Array.from(out);
+  const pair = (i) => (labels[i] === a && predictions[i] === b) || (labels[i] === b && predictions[i] === a);
+  return positionsWhere(pair, labels.length);
 }
 
 /** Class indices whose name contains `query` (case-insensitive; an empty query matches nothing). */

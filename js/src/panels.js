@@ -1,5 +1,6 @@
 // Counts behind the patterns heatmap and the per-class panel, from the typed columns and the selection flags.
 // Pure functions, no DOM: the kernel decides which cell each row is in; the browser only counts.
+import { positionsWhere } from "./selection.js";
 
 const NO_CELL = 255;
 
@@ -33,9 +34,7 @@ export function cellCounts(cells, meta, flags) {
 
 /** Row positions in heatmap cell `cell`. */
 export function cellPositions(cells, cell) {
-  const out = [];
-  for (let i = 0; i < cells.length; i++) if (cells[i] === cell) out.push(i);
-  return Uint32Array.from(out);
+  return positionsWhere((i) => cells[i] === cell, cells.length);
 }
 
 /** One tuple per class: {label, name, n, selected, accuracy, selected_accuracy, mean_score, selected_mean_score}. */

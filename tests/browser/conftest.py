@@ -221,3 +221,14 @@ def demo_analysis(lab) -> Path:
 
     run_demo("digits", lab.root / "demo", epochs=5, progress=False)
     return lab.root / "demo" / "analysis.parquet"
+
+
+def run_in_lab(lab: Lab, browser, name: str, cells: list[str], viewport: tuple[int, int] = (1400, 1000)):
+    """Write notebook ``name`` with ``cells``, open it in JupyterLab in a new browser context, and Run All:
+    (context, page); the caller waits for what it needs and closes the context."""
+    lab.write_notebook(name, cells)
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = Page(context.new_page(), lab)
+    page.open_lab(name)
+    page.run_all()
+    return context, page

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .conftest import Page
+from .conftest import run_in_lab
 from .test_explorer_lab import chart_point, gallery_total
 
 VIEW = "document.querySelector(\"[data-chart='class_graph']\").__view"
@@ -27,11 +27,7 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def graph_page(lab, browser, demo_analysis):
-    lab.write_notebook("class_graph.ipynb", CELLS)
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = Page(context.new_page(), lab)
-    page.open_lab("class_graph.ipynb")
-    page.run_all()
+    context, page = run_in_lab(lab, browser, "class_graph.ipynb", CELLS, viewport=(1400, 1100))
     page.page.wait_for_selector(".dw-explorer[data-ready='1'] [data-chart='class_graph'] canvas", timeout=90_000)
     kernel = lab.kernel_client("class_graph.ipynb")
     yield page, kernel

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import Page
+from .conftest import Page, run_in_lab
 
 EXPLORER_CELLS = [
     "import difficulty_widget as dw\nfrom difficulty_widget.data import load_digits\n"
@@ -33,11 +33,7 @@ def explorer_page(request, lab, browser, demo_analysis):
     thousands of instances); and, as for a million, histograms and confusion counts binned in the browser."""
     name = f"explorer_{request.param}.ipynb"
     limits = {"vega": (100_000, 100_000), "canvas": (100, 100_000), "binned": (100, 100)}[request.param]
-    lab.write_notebook(name, explorer_cells(*limits))
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = Page(context.new_page(), lab)
-    page.open_lab(name)
-    page.run_all()
+    context, page = run_in_lab(lab, browser, name, explorer_cells(*limits))
     page.page.wait_for_selector(".dw-explorer[data-ready='1']", timeout=60_000)
     points_layer = page.page.locator("[data-chart='scatter'] canvas.dw-points").count()
     assert points_layer == (request.param != "vega")
@@ -183,19 +179,24 @@ def test_clicking_a_thumbnail_sets_focus(explorer_page):
     assert kernel.json("explorer.focus") == 43
 
 
+def wait_for_colours(page, values: list[str]) -> None:
+    """Until the scatter's colour scale lists every one of ``values``."""
+    page.page.wait_for_function(
+        "want => { const v = document.querySelector(\"[data-chart='scatter']\").__view;"
+        " try { const d = v.scale('color').domain(); return want.every(r => d.includes(r)); }"
+        " catch (e) { return false; } }",
+        arg=values,
+        timeout=30_000,
+    )
+
+
 def test_colour_by_a_category_with_missing_values(explorer_page):
     """The data-map region exists for training rows only: the scatter colours by it, test rows unassigned."""
     page, kernel = explorer_page
     kernel.run("explorer.color = 'dm_region'")
     regions = kernel.json("sorted(explorer.analysis.df['dm_region'].dropna().astype(str).unique().tolist())")
     assert regions and kernel.json("bool(explorer.analysis.df['dm_region'].isna().any())")
-    page.page.wait_for_function(
-        "want => { const v = document.querySelector(\"[data-chart='scatter']\").__view;"
-        " try { const d = v.scale('color').domain(); return want.every(r => d.includes(r)); }"
-        " catch (e) { return false; } }",
-        arg=regions,
-        timeout=30_000,
-    )
+    wait_for_colours(page, regions)
     assert not page.errors, page.errors
     kernel.run("explorer.color = 'correct'")
 
@@ -205,13 +206,7 @@ def test_colour_by_named_pattern(explorer_page):
     kernel.run("explorer.color = 'pattern'")
     names = kernel.json("sorted(set(map(str, explorer._frame['pattern'])))")
     assert len(names) >= 2 and "none" in names  # at least one named pattern matched some rows
-    page.page.wait_for_function(
-        "want => { const v = document.querySelector(\"[data-chart='scatter']\").__view;"
-        " try { const d = v.scale('color').domain(); return want.every(r => d.includes(r)); }"
-        " catch (e) { return false; } }",
-        arg=names,
-        timeout=30_000,
-    )
+    wait_for_colours(page, names)
     assert not page.errors, page.errors
     kernel.run("explorer.color = 'correct'")
 
@@ -304,11 +299,7 @@ def test_a_selection_made_while_the_explorer_renders_shows_everywhere(lab, brows
         "explorer = dw.Explorer(dw.Analysis(frame, [str(c) for c in range(10)]))\nexplorer",
         "explorer.select([3, 4, 5, 6])",
     ]
-    lab.write_notebook("early_selection.ipynb", cells)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = Page(context.new_page(), lab)
-    page.open_lab("early_selection.ipynb")
-    page.run_all()
+    context, page = run_in_lab(lab, browser, "early_selection.ipynb", cells)
     page.page.wait_for_selector(".dw-explorer[data-ready='1']", timeout=60_000)
     page.page.wait_for_function("() => document.querySelector('.dw-gallery').dataset.total === '4'")
     assert page.page.locator(".dw-count").inner_text().startswith("4 of 300000")

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from .conftest import Page
+from .conftest import run_in_lab
 from .test_explorer_lab import chart_point, gallery_total
 
 CELLS = [
@@ -47,11 +47,7 @@ ITEM_CENTRE = """([chart, field, value, nth]) => {
 
 @pytest.fixture(scope="module")
 def views_page(lab, browser, demo_analysis):
-    lab.write_notebook("views.ipynb", CELLS)
-    context = browser.new_context(viewport={"width": 1500, "height": 1300})
-    page = Page(context.new_page(), lab)
-    page.open_lab("views.ipynb")
-    page.run_all()
+    context, page = run_in_lab(lab, browser, "views.ipynb", CELLS, viewport=(1500, 1300))
     ready = "() => document.querySelectorAll(\".dw-explorer[data-ready='1']\").length === 2"
     page.page.wait_for_function(ready, timeout=90_000)
     kernel = lab.kernel_client("views.ipynb")
@@ -87,6 +83,15 @@ def item_centre(page, chart: str, field: str, value, nth: int = 0) -> tuple[floa
     return tuple(point)
 
 
+def mouse_drag(page, start: tuple[float, float], end: tuple[float, float], steps: int) -> None:
+    """Press at ``start``, move to ``end`` in ``steps``, release, and let the selection settle."""
+    page.page.mouse.move(*start)
+    page.page.mouse.down()
+    page.page.mouse.move(*end, steps=steps)
+    page.page.mouse.up()
+    page.page.wait_for_timeout(600)
+
+
 def selection(kernel, name: str = "explorer") -> list[int]:
     return kernel.json(f"[] if {name}.selection is None else {name}.selection.tolist()")
 
@@ -113,11 +118,7 @@ def test_brushing_the_projection_selects_the_points_inside(views_page):
     page, kernel = views_page
     (qx0, qx1), (qy0, qy1) = kernel.json("[df[c].quantile([0.3, 0.7]).tolist() for c in ('proj_x', 'proj_y')]")
     (x0, y0), (x1, y1) = chart_point(page, "projection", qx0, qy1), chart_point(page, "projection", qx1, qy0)
-    page.page.mouse.move(x0, y0)
-    page.page.mouse.down()
-    page.page.mouse.move(x1, y1, steps=10)
-    page.page.mouse.up()
-    page.page.wait_for_timeout(600)
+    mouse_drag(page, (x0, y0), (x1, y1), steps=10)
     extent = page.page.evaluate(f"() => {view('projection')}.signal('projection_brush')")
     (a, b), (c, d) = sorted(extent["proj_x"]), sorted(extent["proj_y"])
     inside = f"df.proj_x.astype(float).between({a!r}, {b!r}) & df.proj_y.astype(float).between({c!r}, {d!r})"
@@ -228,11 +229,7 @@ def test_brushing_a_layer_in_the_flow_view_selects_by_its_agreement(views_page):
     layers = kernel.json("len(analysis.tables['layer_agreement'].columns) - 1")
     layer = layers - 2  # the penultimate probe: agreement spreads there
     (x0, y0), (x1, y1) = chart_point(page, "flow", layer - 0.2, 0.95), chart_point(page, "flow", layer + 0.2, 0.3)
-    page.page.mouse.move(x0, y0)
-    page.page.mouse.down()
-    page.page.mouse.move(x1, y1, steps=8)
-    page.page.mouse.up()
-    page.page.wait_for_timeout(600)
+    mouse_drag(page, (x0, y0), (x1, y1), steps=8)
     extent = page.page.evaluate(f"() => {view('flow')}.signal('flow_brush')")
     low, high = sorted(extent["q25"])
     column = f"analysis.tables['layer_agreement'].iloc[:, {layer + 1}].astype('float32').astype(float)"
@@ -260,11 +257,7 @@ def test_a_reference_subset_is_drawn_in_the_histograms_and_brushing_still_select
     # the histogram is now two layers (bars and the reference line); a drag over it still selects by value
     lo, hi = kernel.json("df.loss.quantile([0.5, 0.99]).tolist()")
     (x0, y0), (x1, _) = chart_point(page, "hist_loss", lo, 0), chart_point(page, "hist_loss", hi, 0)
-    page.page.mouse.move(x0, y0 - 20)
-    page.page.mouse.down()
-    page.page.mouse.move(x1, y0 - 20, steps=8)
-    page.page.mouse.up()
-    page.page.wait_for_timeout(600)
+    mouse_drag(page, (x0, y0 - 20), (x1, y0 - 20), steps=8)
     a, b = sorted(page.page.evaluate(f"() => {view('hist_loss')}.signal('hist_loss')")["loss"])
     want_ids = kernel.json(f"sorted(df.id[df.loss.astype('float32').astype(float).between({a!r}, {b!r})].tolist())")
     assert want_ids
