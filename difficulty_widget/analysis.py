@@ -45,6 +45,7 @@ class Analysis:
         wnids: Sequence[str] | None = None,
         provenance: Mapping[str, Any] | None = None,
         tables: Mapping[str, pd.DataFrame] | None = None,
+        embeddings: Mapping[str, Any] | None = None,
     ) -> None:
         self.class_names = _check_class_names(class_names)
         self.wnids = None if wnids is None else [str(w) for w in wnids]
@@ -57,6 +58,29 @@ class Analysis:
         self.tables: dict[str, pd.DataFrame] = {}
         for name, table in (tables or {}).items():
             self.add_table(name, table)
+        self.embeddings = dict(embeddings or {})
+
+    @property
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """Embeddings kept in memory, row-aligned with ``df`` (``analyze(..., keep_embeddings="penultimate")``
+        keeps the features probe under ``"penultimate"``; the Explorer's instance view finds neighbours in it).
+        Not written by :meth:`save`: keep them with ``np.save`` if you need them after a reload."""
+        return self._embeddings
+
+    @embeddings.setter
+    def embeddings(self, value: Mapping[str, Any]) -> None:
+        from ._validation import to_numpy
+
+        checked = {}
+        for name, array in dict(value).items():
+            arr = to_numpy(array)
+            if arr.ndim != 2 or len(arr) != len(self._df):
+                raise ValueError(
+                    f"embeddings[{name!r}] must be an (N, d) array with one row per instance (N = {len(self._df)}), "
+                    f"got shape {arr.shape}"
+                )
+            checked[str(name)] = arr
+        self._embeddings = checked
 
     # ------------------------------------------------------------------ construction
     @classmethod

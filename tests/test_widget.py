@@ -253,3 +253,86 @@ def test_categorical_and_nullable_columns_travel_and_colour_the_scatter(analysis
     assert np.isnan(events[np.arange(N) % 4 == 0]).all()
     np.testing.assert_array_equal(events[np.arange(N) % 4 != 0], analysis.df["events"].dropna().to_numpy())
     assert "'field': 'region'" in str(ex._specs[0]["spec"])  # the scatter is coloured by the category
+
+
+# ---------------------------------------------------------------------------------------------------- own datasets
+class Normalised:
+    """A torch-style dataset: uint8 images through ToTensor + Normalize (ImageNet statistics), with labels."""
+
+    def __init__(self, images, labels):
+        from torchvision import transforms as T
+
+        self.images, self.labels = images, labels
+        self.transform = T.Compose([T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, index):
+        return self.transform(Image.fromarray(self.images[index])), int(self.labels[index])
+
+
+def split_analysis(n_train: int, n_test: int) -> Analysis:
+    """An Analysis ordered like analyze(model, train, test): the train rows, then the test rows."""
+    n = n_train + n_test
+    labels = np.arange(n) % 3
+    frame = pd.DataFrame({"id": np.arange(n), "label": labels, "split": ["train"] * n_train + ["test"] * n_test})
+    frame = pd.concat([frame, model_scores(np.random.default_rng(3).normal(size=(n, 3)), labels)], axis=1)
+    return Analysis(frame, ["a", "b", "c"])
+
+
+def thumbnail_pixels(ex: Explorer, positions: list[int]) -> list[np.ndarray]:
+    replies = []
+    ex.send = lambda content, buffers=None: replies.append(buffers)
+    ex._on_message(ex, {"type": "thumbnails", "positions": positions}, [])
+    return [np.asarray(Image.open(io.BytesIO(b))).astype(int) for b in replies[0]]
+
+
+def test_images_of_two_splits_are_passed_as_a_tuple():
+    rng = np.random.default_rng(4)
+    train_raw, test_raw = (rng.integers(0, 256, (k, 8, 8, 3), dtype=np.uint8) for k in (6, 3))
+    train, test = Normalised(train_raw, np.arange(6) % 3), Normalised(test_raw, np.arange(3) % 3)
+    analysis = split_analysis(6, 3)
+    ex = Explorer(analysis, images=(train, test), thumb_size=8)
+    got = thumbnail_pixels(ex, [7, 0, 5, 6])  # test row 1, train rows 0 and 5, test row 0
+    for pixels, want in zip(got, [test_raw[1], train_raw[0], train_raw[5], test_raw[0]], strict=True):
+        assert np.abs(pixels - want).max() <= 1  # the Normalize is undone
+    with pytest.raises(ValueError, match=r"images has 6 entries but the table has 9 rows.*pass images=\(train, test\)"):
+        Explorer(analysis, images=train)
+    panel = ex.panel("gallery", thumb_size=8)
+    assert panel.has_images and np.abs(thumbnail_pixels(panel, [8])[0] - test_raw[2]).max() <= 1
+
+
+def test_dict_datasets_and_display_in_the_explorer(analysis, images):
+    items = [
+        {"image": Image.fromarray(img), "label": int(y)} for img, y in zip(images, analysis.df["label"], strict=True)
+    ]
+    ex = Explorer(analysis, images=items, thumb_size=8)
+    np.testing.assert_array_equal(thumbnail_pixels(ex, [9])[0], images[9])
+    unreadable = np.random.default_rng(5).normal(size=(N, 1, 8, 8)).astype(np.float32)  # standardised, no Normalize
+    with pytest.warns(UserWarning, match="display="):
+        thumbnail_pixels(Explorer(analysis, images=list(unreadable), thumb_size=8), [0])
+    shown = Explorer(analysis, images=list(unreadable), display=images, thumb_size=8)
+    np.testing.assert_array_equal(thumbnail_pixels(shown, [4])[0], images[4])
+    np.testing.assert_array_equal(thumbnail_pixels(shown.panel("gallery", thumb_size=8), [4])[0], images[4])
+    with pytest.raises(ValueError, match="display has 3 entries"):
+        Explorer(analysis, images=images, display=images[:3])
+
+
+def test_neighbours_default_to_the_embeddings_the_analysis_kept(analysis):
+    feats = np.random.default_rng(6).normal(size=(N, 4)).astype(np.float32)
+    assert Explorer(analysis)._embeddings is None
+    analysis.embeddings = {"penultimate": feats}
+    ex = Explorer(analysis, k_neighbours=3)
+    position = 17
+    ex.focus = int(analysis.df["id"].iloc[position])
+    distances = np.linalg.norm(feats.astype(float) - feats[position].astype(float), axis=1)
+    distances[position] = np.inf
+    want = np.argsort(distances, kind="stable")[:3]
+    assert [n["position"] for n in ex._focus_detail["neighbours"]] == want.tolist()
+    other = np.random.default_rng(7).normal(size=(N, 2))
+    ex = Explorer(analysis, embeddings=other, k_neighbours=3)  # an explicit embeddings= wins
+    ex.focus = int(analysis.df["id"].iloc[position])
+    distances = np.linalg.norm(other - other[position], axis=1)
+    distances[position] = np.inf
+    assert [n["position"] for n in ex._focus_detail["neighbours"]] == np.argsort(distances)[:3].tolist()

@@ -47,6 +47,8 @@ MAX_PATTERN_BINS = 15  # cells travel as one byte per row
 PATTERN_COLUMN = "pattern"
 #: Above this many classes the confusion matrix and the per-class panel are shown only when asked for.
 MAX_CLASSES_BY_DEFAULT = 100
+#: The key of ``analysis.embeddings`` that the instance view's neighbours use by default.
+PENULTIMATE = "penultimate"
 
 
 class IdSelection(traitlets.TraitType):
@@ -92,7 +94,13 @@ class Explorer(anywidget.AnyWidget):
     ----------
     analysis : the per-instance table (or a DataFrame, turned into one with ``Analysis.from_dataframe``).
     images : optional images, row-aligned with the table: a uint8 array (N, H, W[, 3]), an ``ImageData``
-        (matched by id), a torch dataset or a list of file paths. Without images the gallery shows cards.
+        (matched by id), a torch dataset (also behind ``DataLoader`` / ``Subset`` / ``ConcatDataset``; items
+        ``(image, label)`` or dicts such as ``{"image": ..., "label": ...}``), a list of file paths, or a tuple of
+        these whose rows follow one another: after ``analyze(model, train, test)`` pass ``images=(train, test)``.
+        A ``transforms.Normalize`` in a dataset's transform is undone for the thumbnails (see
+        :class:`~difficulty_widget.data.image_source.ImageSource`). Without images the gallery shows cards.
+    display : images to show instead of ``images`` (the same kinds), e.g. the raw images when the model reads
+        transformed ones that cannot be drawn faithfully.
     x, y : the scatter's axes (default: ``confidence`` and ``margin``).
     color : ``"correct"``, ``"label"``, ``"prediction"``, ``"pattern"`` (each row's first matching named
         difficulty pattern, see :func:`difficulty_widget.patterns.pattern_labels`), or any column.
@@ -106,7 +114,9 @@ class Explorer(anywidget.AnyWidget):
         present), binned into ``pattern_bins`` quantile (or ``pattern_method="width"``) bins.
     class_score : the score averaged per class in the per-class panel (default ``loss``).
     embeddings : an (N, d) array row-aligned with the table (e.g. the penultimate layer): the instance view then
-        shows the focused instance's ``k_neighbours`` nearest neighbours in it (found on demand).
+        shows the focused instance's ``k_neighbours`` nearest neighbours in it (found on demand). Default: the
+        penultimate features the analysis kept (``analysis.embeddings["penultimate"]``, from
+        ``analyze(..., keep_embeddings="penultimate")``), when it has them.
     class_graph : a :class:`difficulty_widget.semantics.ClassGraph` to draw as a linked view: clicking a class
         selects its instances, clicking an edge the instances whose label and prediction are that pair (either
         way); a selection made elsewhere fades the classes it does not contain. Also :meth:`show_class_graph`.
@@ -158,6 +168,7 @@ class Explorer(anywidget.AnyWidget):
         analysis: Analysis | pd.DataFrame,
         images: Any = None,
         *,
+        display: Any = None,
         x: str | None = None,
         y: str | None = None,
         color: str | None = "correct",
@@ -190,7 +201,7 @@ class Explorer(anywidget.AnyWidget):
         self._order = np.argsort(self._ids, kind="stable")
         self._callbacks: list[SelectCallback] = []
         self._class_graph = None if class_graph is None else self._check_graph(class_graph)
-        self._images_arg = images
+        self._images_arg, self._display_arg = images, display
         self._projection = self._check_pair(projection, "projection", df) if projection else _default_projection(df)
         self._patterns = self._check_pair(patterns, "patterns", df) if patterns else None
         if pattern_method not in pattern_lib.BIN_METHODS:
@@ -203,6 +214,8 @@ class Explorer(anywidget.AnyWidget):
         if class_score is not None and class_score not in df.columns:
             raise ValueError(f"class_score={class_score!r} is not a column of the analysis")
         self._class_score = class_score or ("loss" if "loss" in df.columns else None)
+        if embeddings is None:  # the features analyze() kept, when it kept them
+            embeddings = (getattr(analysis, "embeddings", None) or {}).get(PENULTIMATE)
         self._embeddings = self._check_embeddings(embeddings, len(df))
         if isinstance(k_neighbours, bool) or not isinstance(k_neighbours, int) or k_neighbours < 1:
             raise ValueError(f"k_neighbours must be a positive integer, got {k_neighbours!r}")
@@ -212,7 +225,7 @@ class Explorer(anywidget.AnyWidget):
         self.subsets.on_change(self._subsets_changed)  # edits through explorer.subsets too
         self._flow_probes = self._flow_tables(analysis)
         chosen_views = self._check_views(views, df)
-        self._images = None if images is None else ImageSource(images, len(df), ids=self._image_ids(images))
+        self._images = self._image_source(images, display, df)
         columns = table_columns(df)
         numeric = [c for c in columns if c not in ("id", "label", "split", "prediction")]
         fallback = [c for c in score_columns_of(df) if c not in (x, y)]
@@ -344,6 +357,7 @@ class Explorer(anywidget.AnyWidget):
             "class_score": self._class_score,
             "embeddings": self._embeddings,
             "k_neighbours": self._k_neighbours,
+            "display": self._display_arg,
             **kwargs,
         }
         other = Explorer(self.analysis, self._images_arg, views=list(views), **options)
@@ -364,10 +378,16 @@ class Explorer(anywidget.AnyWidget):
         self._specs = [*self._specs, {"id": f"user{len(self._specs)}", "spec": spec}]
 
     # ------------------------------------------------------------------ internals
-    def _image_ids(self, images: Any) -> np.ndarray | None:
+    def _image_source(self, images: Any, display: Any, df: pd.DataFrame) -> ImageSource | None:
+        """The gallery's images: ``display`` if given, else ``images``; an ImageData is matched by id."""
         from ..data.images import ImageData
 
-        return self._ids if isinstance(images, ImageData) else None
+        shown = display if display is not None else images
+        if shown is None:
+            return None
+        ids = self._ids if isinstance(shown, ImageData) else None
+        splits = df["split"].astype(str).value_counts().to_dict() if "split" in df.columns else None
+        return ImageSource(images, len(df), ids=ids, display=display, split_counts=splits)
 
     def _check_graph(self, graph: Any) -> Any:
         from ..semantics.graph import ClassGraph
