@@ -31,6 +31,7 @@ def analysis_from_extraction(
     logits_per_epoch: Any = None,
     structural_similarity: Any = None,
     hierarchy: Any = None,
+    device: str | None = None,
     progress: bool = False,
 ) -> Analysis:
     """Score an :class:`~difficulty_widget.extract.Extraction` with every measure its contents allow.
@@ -38,9 +39,9 @@ def analysis_from_extraction(
     Logits and labels give the model-perspective scores; ``depth_probes`` (names of extracted probes, in network
     order) give prediction depth; ``features_probe`` (one extracted probe, usually the penultimate layer) gives
     the data-perspective scores; ``logits_per_epoch`` (E x N_train x C, the training rows in order) gives the
-    training dynamics. ``support_mask`` marks the training rows that neighbour-based measures compare against
-    (every row when ``None``). A C x C ``structural_similarity`` (template cosine) and a class ``hierarchy`` give
-    the semantic error columns.
+    training dynamics (``device``: where the k-NN searches run). ``support_mask`` marks the training rows that
+    neighbour-based measures compare against (every row when ``None``). A C x C ``structural_similarity``
+    (template cosine) and a class ``hierarchy`` give the semantic error columns.
 
     With prediction depth come the tables ``layer_agreement`` (float32) and ``layer_vote_matches`` (bool) in
     ``analysis.tables``: an ``id`` column, then one column per depth probe in probe order, one row per row of
@@ -54,6 +55,8 @@ def analysis_from_extraction(
         "predictions": extraction.predictions,
         "progress": progress,
     }
+    if device is not None:
+        inputs["device"] = device
     if support_mask is not None:
         inputs["support_mask"] = np.asarray(support_mask, dtype=bool)
     if depth_probes:
@@ -70,7 +73,7 @@ def analysis_from_extraction(
     if depth_probes:  # depth with its flow data in one pass; the registry reuses its columns
         flow = depth_flow(
             inputs["probes"], extraction.labels, extraction.predictions, support_mask=inputs.get("support_mask"),
-            progress=progress,
+            progress=progress, **({"device": device} if device is not None else {}),
         )  # fmt: skip
     scores = registry.compute_available(inputs, precomputed=None if flow is None else {depth_scores: flow.frame})
     frame = pd.DataFrame({"id": np.arange(n) if ids is None else np.asarray(ids), "label": extraction.labels})
@@ -98,18 +101,10 @@ def _probe(extraction: Any, name: str) -> np.ndarray:
 
 
 def _check_logits_per_epoch(logits_per_epoch: Any, support_mask: Any, n: int, extraction: Any) -> np.ndarray:
-    values = getattr(logits_per_epoch, "logits_per_epoch", logits_per_epoch)  # a recorder or a TrainingResult
-    if values is None:
-        raise ValueError("logits_per_epoch: the training result holds no recorded logits (record_logits=False?)")
-    z = np.asarray(values)
+    from .preflight import check_logits_per_epoch
+
     n_train = n if support_mask is None else int(np.count_nonzero(support_mask))
-    expected = ("n_epochs", n_train, extraction.logits.shape[1])
-    if z.ndim != 3 or z.shape[1:] != expected[1:]:
-        raise ValueError(
-            f"logits_per_epoch must have shape {expected} (every epoch's logits for the {n_train} training rows, "
-            f"in order), got {z.shape}"
-        )
-    return z
+    return check_logits_per_epoch(logits_per_epoch, n_train, extraction.logits.shape[1])
 
 
 def analyze(
@@ -117,102 +112,169 @@ def analyze(
     data: Any,
     test_data: Any = None,
     *,
-    probes: str | Sequence[str] | None = "default",
+    probes: str | Sequence[str] | None = "blocks",
     features: str | None = PENULTIMATE,
     logits_per_epoch: Any = None,
     train_split: str = "train",
     hierarchy: Any = None,
     max_probe_dim: int | None = 4096,
     class_names: Sequence[str] | None = None,
+    label_map: Any = None,
+    keep_embeddings: str | Sequence[str] | None = PENULTIMATE,
     model_name: str | None = None,
     provenance: Mapping[str, Any] | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
+    memory_budget: int | str | None = None,
     device: str | None = None,
+    num_workers: int | None = None,
+    image_key: str | None = None,
+    label_key: str | None = None,
     progress: bool = True,
 ) -> Analysis:
     """Run ``model`` over the data once and return an :class:`Analysis` with every measure that applies.
 
     Parameters
     ----------
-    model : a torch classifier returning logits.
-    data : the instances to score: anything :func:`~difficulty_widget.extract.extract` accepts. With an
-        :class:`~difficulty_widget.data.ImageData`, ids, splits, class names and wnids come from it; with a
-        torchvision dataset (``ImageFolder``, ...), class names come from its ``classes``.
+    model : a torch classifier returning logits (torchvision, timm, or your own ``nn.Module``).
+    data : the instances to score: anything :func:`~difficulty_widget.extract.extract` accepts (an
+        :class:`~difficulty_widget.data.ImageData`, a torch ``Dataset`` such as ``ImageFolder``, a ``Subset``,
+        ``ConcatDataset`` or unshuffled ``DataLoader`` of one, a dataset of dicts, a pair of arrays). With an
+        ``ImageData``, ids, splits, class names and wnids come from it; with a torch dataset, class names come from
+        its ``classes`` (through ``Subset`` / ``ConcatDataset`` / ``DataLoader`` too).
     test_data : optional held-out instances; then ``data`` is the training set (split ``"train"``) and these
         rows get split ``"test"``. Without it, the rows of ``data`` whose split is ``train_split`` are the
         training set, or every row when none is.
-    probes : the layers for prediction depth: ``"default"`` (input, every top-level child, logits), a list of
-        names from ``model.named_modules()`` plus ``"input"``/``"logits"``, or ``None`` for no depth.
-        Embeddings larger than ``max_probe_dim`` are average-pooled (recorded in the provenance).
+    probes : the layers for prediction depth: ``"blocks"`` (default: the input, the stem, every block of the
+        architecture, the penultimate features, the logits; see :mod:`~difficulty_widget.extract.probes`),
+        ``"top-level"`` (every top-level child), a list of names from ``model.named_modules()`` plus
+        ``"input"``, ``"stem"``, ``"penultimate"``, ``"logits"``, or ``None`` for no depth. The chosen probes,
+        their shapes and pooling are printed before the pass and recorded in the provenance. Embeddings larger
+        than ``max_probe_dim`` are average-pooled inside the module's hook.
     features : the probe whose embedding feeds the data-perspective scores (k-NN agreement, centroid distance,
-        density); ``"penultimate"`` is the last default probe before the logits; ``None`` skips them.
-    logits_per_epoch : training dynamics: an (E x N_train x C) array of the training rows' logits per epoch, a
-        :class:`~difficulty_widget.extract.DynamicsRecorder` or a ``TrainingResult`` with recorded logits.
-
+        density); ``"penultimate"`` is the input of the final linear layer; ``None`` skips them.
+    logits_per_epoch : training dynamics: an (E x N_train x C) array of the training rows' logits per epoch
+        (E >= 2), a :class:`~difficulty_widget.extract.DynamicsRecorder` or a ``TrainingResult`` with recorded
+        logits.
     hierarchy : a :class:`~difficulty_widget.semantics.Hierarchy` over the classes (e.g. ``WordNetHierarchy``) for
         ``error_semantic_depth``. ``error_similarity_rank`` comes from the model's own last linear layer (class
         templates) whenever it has one.
+    class_names, label_map : one name per model output; ``label_map`` maps the data's labels to the model's
+        class indices when they differ. An ``ImageFolder`` of ImageNet wnid folders with a 1000-class model is
+        remapped to ImageNet's class order automatically (names and wnids from ImageNet).
+    keep_embeddings : probes whose embeddings stay in ``analysis.embeddings`` (``"penultimate"``, the default, keeps
+        the features probe under that key, when ``features`` is set: the Explorer's instance view finds neighbours
+        in it); None keeps none.
+    batch_size, memory_budget : images per forward pass, by default as many as fit ``memory_budget`` (1 GiB of
+        activations; see :func:`~difficulty_widget.extract.plan.plan_extraction`).
+    device, num_workers : where the model and every k-NN search run (default: the model's device, or CUDA when
+        available); DataLoader workers (default: 4 on CUDA with pinned memory, else 0).
+    image_key, label_key : the keys of datasets that yield dicts (detected when left out).
+
+    Every argument is checked before the pass, on one traced batch: probe names, the class names against the
+    model's outputs, the dataset's labels (when it exposes them), the training dynamics' shape.
 
     Neighbour-based scores compare every row with the training rows (k = 30; a training row never counts as
     its own neighbour); training dynamics fill the training rows and leave the others missing. With prediction
     depth, ``analysis.tables`` holds the layer-wise flow data ``layer_agreement`` and ``layer_vote_matches``
     (see :func:`analysis_from_extraction`).
     """
+    from .data.datasets import as_pairs, class_names_of, targets_of
     from .extract import extract
-    from .extract.extraction import default_probe_names
-    from .extract.probes import LOGITS, resolve_probes
-
-    defaults: list[str] = []
-    if probes == "default" or features == PENULTIMATE:
-        defaults = default_probe_names(model, data, device=device)
-    depth_probes = defaults if probes == "default" else resolve_probes(model, probes)
-    features_probe = None
-    if features is not None:
-        features_probe = [p for p in defaults if p != LOGITS][-1] if features == PENULTIMATE else features
-        resolve_probes(model, [features_probe])
-    wanted = depth_probes + [p for p in [features_probe] if p is not None and p not in depth_probes]
+    from .extract.extraction import pick_device
+    from .extract.plan import first_batch, plan_extraction
+    from .preflight import check_label_map, check_logits_per_epoch, check_targets, plan_classes
 
     info: dict[str, Any] = {"model": model_name or type(model).__name__}
     ids = split = wnids = None
     combined = _combine(data, test_data)
+    parts = [combined] if isinstance(combined, ImageData) else [p for p in (data, test_data) if p is not None]
+    parts = [p if isinstance(p, ImageData) else as_pairs(p, image_key=image_key, label_key=label_key) for p in parts]
+    lengths = [len(p) for p in parts]
     if isinstance(combined, ImageData):
-        info["dataset"] = combined.name
-        ids, split, wnids = combined.ids, combined.split, combined.wnids
-        class_names = class_names or combined.class_names
-        extraction = extract(model, combined, probes=wanted, max_probe_dim=max_probe_dim, batch_size=batch_size,
-                             device=device, progress=progress)  # fmt: skip
-    else:
-        parts = [p for p in (data, test_data) if p is not None]
-        extractions = [
-            extract(model, p, probes=wanted, max_probe_dim=max_probe_dim, batch_size=batch_size, device=device,
-                    progress=progress)
-            for p in parts
-        ]  # fmt: skip
-        extraction = _concatenate(extractions)
-        if test_data is not None:
-            split = np.repeat(["train", "test"], [len(e.labels) for e in extractions])
-        if class_names is None and getattr(data, "classes", None) is not None:
-            class_names = list(data.classes)  # torchvision datasets such as ImageFolder name their classes
-
+        split = combined.split
+    elif test_data is not None:
+        split = np.repeat(np.array(["train", "test"], dtype=object), lengths)
     support_mask = None
     if split is not None and (np.asarray(split) == train_split).any():
         support_mask = np.asarray(split) == train_split
+    n_train = sum(lengths) if support_mask is None else int(support_mask.sum())
+    if logits_per_epoch is not None:
+        check_logits_per_epoch(logits_per_epoch, n_train)
+
+    dev = pick_device(model, device)
+    plan = plan_extraction(
+        model, parts[0], probes=probes, max_probe_dim=max_probe_dim, batch_size=batch_size,
+        memory_budget=memory_budget, device=dev, features=features,
+    )  # fmt: skip
+    for part in parts[1:]:
+        shape = tuple(first_batch(part)[0].shape[1:])
+        if shape != plan.input_shape:
+            raise ValueError(
+                f"test_data's images are {shape} but data's are {plan.input_shape}: use the same transform"
+            )
+    if isinstance(combined, ImageData):
+        info["dataset"] = combined.name
+        ids, wnids = combined.ids, combined.wnids
+        data_classes = combined.class_names
+    else:
+        data_classes = class_names_of(data)
+    classes = plan_classes(plan.n_classes, class_names, data_classes)
+    mapping = classes.label_map if label_map is None else check_label_map(label_map, plan.n_classes)
+    for name, part in zip(("data", "test_data"), parts, strict=False):
+        targets = part.labels if isinstance(part, ImageData) else targets_of(part)
+        check_targets(targets, plan.n_classes, mapping, name)
+    if logits_per_epoch is not None:
+        check_logits_per_epoch(logits_per_epoch, n_train, plan.n_classes)
+    wnids = classes.wnids if classes.wnids is not None else wnids
+    kept = _kept_names(keep_embeddings, plan)
+    if progress:
+        n_support = n_train if plan.requested else None
+        print(plan.summary(sum(lengths), n_support, plan.requested))
+        if classes.note:
+            print(classes.note)
+
+    extractions = [
+        extract(model, part, plan=plan, device=dev, num_workers=num_workers, label_map=mapping, progress=progress)
+        for part in parts
+    ]
+    extraction = _concatenate(extractions)
+    depth_probes = plan.requested
     if depth_probes:
         info["depth_probes"] = {p: extraction.reductions[p] for p in depth_probes}
-    if features_probe is not None:
-        info["features_probe"] = features_probe
-    if depth_probes or features_probe is not None or logits_per_epoch is not None:
+    if plan.features is not None:
+        info["features_probe"] = plan.features
+    if classes.note:
+        info["classes"] = classes.note
+    if depth_probes or plan.features is not None or logits_per_epoch is not None:
         info["training_rows"] = f"split == {train_split!r}" if support_mask is not None else "all rows"
         info["k"] = 30
     structural = _structural_similarity(model, extraction.logits.shape[1])
     if structural is not None:
         info["templates"] = "last linear layer"
     info.update(provenance or {})
-    return analysis_from_extraction(
-        extraction, class_names=class_names, ids=ids, split=split, wnids=wnids, provenance=info,
-        depth_probes=depth_probes, features_probe=features_probe, support_mask=support_mask,
+    analysis = analysis_from_extraction(
+        extraction, class_names=classes.names, ids=ids, split=split, wnids=wnids, provenance=info,
+        depth_probes=depth_probes, features_probe=plan.features, support_mask=support_mask,
         logits_per_epoch=logits_per_epoch, structural_similarity=structural, hierarchy=hierarchy, progress=progress,
+        device=None if dev.type == "cpu" else str(dev),
     )  # fmt: skip
+    analysis.embeddings = {name: extraction.probes[probe] for name, probe in kept.items()}
+    return analysis
+
+
+def _kept_names(keep: str | Sequence[str] | None, plan: Any) -> dict[str, str]:
+    """Which extracted probe each ``keep_embeddings`` name keeps ("penultimate": the features probe, when there is
+    one); checked before the pass."""
+    names = [] if keep is None else [keep] if isinstance(keep, str) else list(keep)
+    out = {}
+    for name in names:
+        if name == PENULTIMATE and plan.features is not None:
+            out[name] = plan.features
+        elif name in plan.probe_names:
+            out[name] = name
+        elif name != PENULTIMATE:
+            raise ValueError(f"keep_embeddings: probe {name!r} is not extracted; the probes are {plan.probe_names}")
+    return out
 
 
 def _structural_similarity(model: Any, n_classes: int) -> np.ndarray | None:

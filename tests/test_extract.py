@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from difficulty_widget.data.torch_dataset import images_to_tensor
-from difficulty_widget.extract import SmallCNN, SmallMLP, default_probes, extract, make_model, reduce_embedding
+from difficulty_widget.extract import SmallCNN, SmallMLP, extract, make_model, plan_extraction, reduce_embedding
 
 
 @pytest.fixture()
@@ -29,9 +29,18 @@ def test_default_probes_and_their_shapes(cnn, tiny_images):
         "head": (n, 128),
         "logits": (n, 4),
     }
-    assert default_probes(cnn)[-2:] == ["classifier", "logits"]  # the classifier *is* the logits: not repeated
+    top = plan_extraction(cnn, tiny_images, probes="top-level").probe_names
+    assert top[-2:] == ["head", "logits"]  # the classifier *is* the logits: not repeated
     assert all(arr.dtype == np.float32 for arr in ext.probes.values())
-    assert ext.reductions["block1"] == {"shape": (16, 14, 14), "dim": 3136, "pooled": False}
+    assert ext.reductions["block1"] == {
+        "module": "block1",
+        "kind": "block",
+        "shape": [16, 14, 14],
+        "layout": "image",
+        "dim": 3136,
+        "pooled": False,
+    }
+    assert ext.reductions["head"]["kind"] == "penultimate"  # the input of the final linear layer
 
 
 def test_final_probe_equals_logits_and_input_probe_equals_scaled_images(cnn, tiny_images):
@@ -93,7 +102,7 @@ def test_every_input_type_gives_the_same_result(cnn, tiny_images):
 
 def test_max_probe_dim_pools_as_documented(cnn, tiny_images):
     ext = extract(cnn, tiny_images, probes=["block1", "head"], max_probe_dim=784, progress=False)
-    assert ext.reductions["block1"] == {"shape": (16, 14, 14), "dim": 784, "pooled": True}
+    assert (ext.reductions["block1"]["dim"], ext.reductions["block1"]["pooled"]) == (784, True)
     assert ext.reductions["head"]["pooled"] is False
     full = extract(cnn, tiny_images, probes=["block1"], progress=False).probes["block1"]
     # 16 x 14 x 14 -> 16 x 7 x 7: the mean of each 2 x 2 cell, computed here by reshaping
@@ -111,8 +120,10 @@ def test_reduce_embedding_bounds_every_shape():
 def test_sequential_model_and_mlp_probes(tiny_images):
     torch.manual_seed(0)
     seq = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 4))
-    ext = extract(seq, tiny_images, probes="default", progress=False)
-    assert ext.probe_names == ["input", "0", "1", "2", "logits"]
+    ext = extract(seq, tiny_images, probes="top-level", progress=False)
+    assert ext.probe_names == ["input", "0", "1", "2", "logits"]  # the older rule, as it was
+    # no blocks, only layers: the layers but the final linear one; the flatten is the input itself (dropped)
+    assert extract(seq, tiny_images, probes="blocks", progress=False).probe_names == ["input", "1", "2", "logits"]
     mlp = SmallMLP(n_classes=4)
     ext = extract(mlp, tiny_images, probes="default", progress=False)
     assert [a.shape[1] for a in ext.probes.values()] == [784, 256, 128, 4]
@@ -125,6 +136,8 @@ def test_bad_input(cnn, tiny_images):
         extract(cnn, tiny_images, probes="all", progress=False)
     with pytest.raises(ValueError, match="must not shuffle"):
         extract(cnn, DataLoader(tiny_images.as_dataset(), shuffle=True), progress=False)
+    with pytest.raises(ValueError, match="memory_budget must be"):
+        extract(cnn, tiny_images, memory_budget="lots", progress=False)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         extract(cnn, tiny_images, batch_size=0, progress=False)
     with pytest.raises(ValueError, match="data must be"):

@@ -2,21 +2,24 @@
 
 from .extraction import Extraction, extract, iter_batches, pick_device
 from .models import SmallCNN, SmallMLP, make_model
-from .probes import default_probes, reduce_embedding
+from .plan import ExtractionPlan, plan_extraction
+from .probes import ProbeSpec, reduce_embedding
 from .recorder import DynamicsRecorder
 from .train import TrainingResult, train_model, train_small_model
 
 __all__ = [
     "DynamicsRecorder",
     "Extraction",
+    "ExtractionPlan",
+    "ProbeSpec",
     "SmallCNN",
     "SmallMLP",
     "TrainingResult",
-    "default_probes",
     "extract",
     "iter_batches",
     "make_model",
     "pick_device",
+    "plan_extraction",
     "reduce_embedding",
     "train_model",
     "train_small_model",

@@ -46,16 +46,27 @@ MNIST_SYNSETS: dict[str, str] = {
 DIGITS_SYNSETS = MNIST_SYNSETS  # scikit-learn's digits have the same classes "0".."9"
 
 
+#: the two names the short ImageNet list gives twice, told apart by what the synsets are (WordNet 3.0 glosses)
+IMAGENET1K_UNIQUE_NAMES = {
+    "n02012849": "crane (bird)",  # crane.n.05: large long-necked wading bird
+    "n03126707": "crane (machine)",  # crane.n.04: lifts and moves heavy objects
+    "n03710637": "maillot",  # maillot.n.01: tights for dancers or gymnasts
+    "n03710721": "maillot (tank suit)",  # maillot.n.02, tank suit: a woman's one-piece bathing suit
+}
+
+
 @cache
 def _imagenet1k() -> pd.DataFrame:
     frame = pd.read_csv(IMAGENET1K_CSV, dtype=str, keep_default_na=False)
     if len(frame) != 1000 or list(frame.columns) != ["wnid", "name"]:
         raise RuntimeError(f"{IMAGENET1K_CSV} is damaged: expected 1000 rows of wnid,name")
+    frame["name"] = [IMAGENET1K_UNIQUE_NAMES.get(w, n) for w, n in zip(frame["wnid"], frame["name"], strict=True)]
     return frame
 
 
 def imagenet1k_classes() -> pd.DataFrame:
-    """The ImageNet-1k classes in the standard output order: columns ``wnid`` and ``name``, 1000 rows."""
+    """The ImageNet-1k classes in the standard output order: columns ``wnid`` and ``name`` (unique: the two names
+    the list gives twice, crane and maillot, carry what they are), 1000 rows."""
     return _imagenet1k().copy()
 
 
