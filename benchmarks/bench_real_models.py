@@ -12,6 +12,11 @@ Part 2 (``--part lite0``): the pretrained EfficientNet-Lite0 (ImageNet-1k weight
 Fashion-MNIST images (resized, grey to RGB, scaled as the model expects, one image at a time in a torch Dataset as an
 ImageFolder would): wall time and peak resident memory of ``dw.analyze`` (target: under 3 GB).
 
+Part 3 (``--part resnet50``): extraction alone (``extract`` with the default probes, ``max_probe_dim=4096``) of a
+random-init ResNet-50 at 224 px over ``--r50`` images made one at a time by a Dataset: wall time, images/s, the
+batch size chosen from the default memory budget and the peak resident memory (target: under 2 GB), then the same
+with ``batch_size=256`` (the old fixed default) in a process of its own, for the ratio.
+
 Each part runs in a process of its own (peak memory is per process).
 
     python benchmarks/bench_real_models.py [--train 10000] [--test 2000] [--epochs 1] [--lite 500]
@@ -190,21 +195,58 @@ def lite_part(args: argparse.Namespace) -> None:
           f"{len(analysis.provenance['depth_probes'])} probes, batch chosen automatically")  # fmt: skip
 
 
+class RandomImages(Dataset):
+    """``n`` seeded random RGB images of ``size`` px, made one at a time."""
+
+    def __init__(self, n: int, size: int) -> None:
+        self.n, self.size = n, size
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        gen = torch.Generator().manual_seed(index)
+        return torch.rand((3, self.size, self.size), generator=gen), index % 1000
+
+
+def resnet50_part(args: argparse.Namespace) -> None:
+    import torchvision
+
+    from difficulty_widget.extract import extract, plan_extraction
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50()
+    data = RandomImages(args.r50, 224)
+    loaded = peak_gb()
+    plan = plan_extraction(model, data, probes="blocks", max_probe_dim=4096, batch_size=args.batch)
+    started = time.perf_counter()
+    extract(model, data, plan=plan, progress=False)
+    wall = time.perf_counter() - started
+    print(f"ResNet-50 at 224 px, {args.r50} images, {len(plan.probes)} probes, batch {plan.batch_size} "
+          f"({'chosen from the memory budget' if args.batch is None else 'fixed'}): extraction {wall:.1f} s "
+          f"({args.r50 / wall:.1f} img/s), peak resident memory {peak_gb():.2f} GB "
+          f"(after loading {loaded:.2f} GB)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--part", choices=["resnet", "lite0"])
+    parser.add_argument("--part", choices=["resnet", "lite0", "resnet50"])
     parser.add_argument("--train", type=int, default=10_000)
     parser.add_argument("--test", type=int, default=2_000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lite", type=int, default=500)
+    parser.add_argument("--r50", type=int, default=512)
+    parser.add_argument("--batch", type=int, default=None, help="--part resnet50: a fixed batch size")
     args = parser.parse_args()
     if args.part == "resnet":
         resnet_part(args)
     elif args.part == "lite0":
         lite_part(args)
+    elif args.part == "resnet50":
+        resnet50_part(args)
     else:
-        for part in ("resnet", "lite0"):
-            subprocess.run([sys.executable, __file__, "--part", part, *sys.argv[1:]], check=True)
+        for part, extra in (("resnet", []), ("lite0", []), ("resnet50", []), ("resnet50", ["--batch", "256"])):
+            subprocess.run([sys.executable, __file__, "--part", part, *extra, *sys.argv[1:]], check=True)
 
 
 if __name__ == "__main__":

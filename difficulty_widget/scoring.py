@@ -164,7 +164,7 @@ def analyze(
     keep_embeddings : probes whose embeddings stay in ``analysis.embeddings`` (``"penultimate"``, the default, keeps
         the features probe under that key, when ``features`` is set: the Explorer's instance view finds neighbours
         in it); None keeps none.
-    batch_size, memory_budget : images per forward pass, by default as many as fit ``memory_budget`` (1 GiB of
+    batch_size, memory_budget : images per forward pass, by default as many as fit ``memory_budget`` (768 MiB of
         activations; see :func:`~difficulty_widget.extract.plan.plan_extraction`).
     device, num_workers : where the model and every k-NN search run (default: the model's device, or CUDA when
         available); DataLoader workers (default: 4 on CUDA with pinned memory, else 0).

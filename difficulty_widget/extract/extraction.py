@@ -127,7 +127,7 @@ def extract(
         Pooling happens inside the module's hook: no full-resolution activation outlives its module call.
     batch_size : images per forward pass; None chooses it from ``memory_budget`` and the activation sizes
         of a traced pass (:func:`~difficulty_widget.extract.plan.plan_extraction`).
-    memory_budget : bytes (or a string such as ``"1GB"``) the activations of one batch may take (default 1 GiB).
+    memory_budget : bytes (or a string such as ``"1GB"``) the activations of one batch may take (default 768 MiB).
     device : where the model runs (default: see :func:`pick_device`).
     num_workers : DataLoader workers for a torch dataset (default: 4 on CUDA, else 0); memory is pinned on CUDA.
     label_map : optional integer array: the stored label of an item with label ``y`` is ``label_map[y]`` (e.g.
