@@ -10,10 +10,11 @@ k = 30, float32 (random data: the cost does not depend on the values). Prints th
 - faiss-cpu ``IndexFlatL2`` search for the same k (if installed);
 - scikit-learn ``KNeighborsClassifier(algorithm="brute")`` (k-NN votes for the same probes);
 
-and the resident memory of this process: after the imports, once the input arrays exist (the baseline), after
-a small warm-up call, and its peak while ``prediction_depth`` ran (before the others ran), with the part above
-the baseline. Targets (DESIGN.md section 5): within 1.5x of the floor, no slower than 1.2x faiss, at least 2x
-faster than scikit-learn, peak memory under 3 GB (GB here: 2**30 bytes).
+the share of query rows per probe that the k-NN search settled only with a wider candidate search or the full
+float64 pass, and the resident memory of this process: after the imports, once the input arrays exist (the
+baseline), after a small warm-up call, and its peak while ``prediction_depth`` ran (before the others ran), with
+the part above the baseline. Targets (DESIGN.md section 5): within 1.5x of the floor, no slower than 1.2x faiss,
+at least 2x faster than scikit-learn, peak memory under 3 GB (GB here: 2**30 bytes).
 
 With ``--flow``: prediction depth alone against prediction depth with the data of the layer-wise difficulty flow
 (per probe, the k-NN label agreement from the same neighbours; the vote matches come with both) on Fashion-MNIST:
@@ -83,7 +84,10 @@ def main() -> None:
     # warm up torch's thread pool and allocator on a small slice first, so that no timing below pays for it
     prediction_depth([q[:64] for q in queries], support, labels, predictions[:64], k=args.k, progress=False)
     after_warm_up = resident_gb()
-    ours = timed(lambda: prediction_depth(queries, support, labels, predictions, k=args.k, progress=False))
+    result = []
+    ours = timed(
+        lambda: result.append(prediction_depth(queries, support, labels, predictions, k=args.k, progress=False))
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
     def floor() -> None:
@@ -115,10 +119,18 @@ def main() -> None:
         rows.append(("scikit-learn brute k-NN", timed(sklearn_votes)))
     for name, seconds in rows:
         print(f"  {name:28s} {seconds:8.1f} s   ours / this = {ours / seconds:.2f}")
+    print(f"  {search_rows(result[0], args.queries)}")
     print(f"  resident memory: after imports {after_imports:.2f} GB, with the inputs ({input_gb:.2f} GB of arrays) "
           f"{with_inputs:.2f} GB, after the warm-up {after_warm_up:.2f} GB")  # fmt: skip
     print(f"  peak resident memory (ours, measured before the others ran) {peak:.2f} GB, "
           f"{peak - with_inputs:.2f} GB above the inputs")  # fmt: skip
+
+
+def search_rows(result, n_queries: int) -> str:
+    """Per probe, the query rows the k-NN search settled with a wider candidate search / the float64 pass."""
+    widened = ", ".join(f"{n / n_queries:.2%}" for n in result.widened_rows)
+    fallback = ", ".join(f"{n / n_queries:.2%}" for n in result.fallback_rows)
+    return f"k-NN rows per probe: widened search [{widened}], full float64 pass [{fallback}]"
 
 
 def peak_gb() -> float:
@@ -173,6 +185,7 @@ def flow_benchmark(args: argparse.Namespace) -> None:
         runs = times[flow]
         print(f"  {name:22s} {sum(runs) / len(runs):8.1f} s per run  {[round(t, 1) for t in runs]}")
     print(f"  ratio (depth + flow) / depth alone = {with_flow / alone:.3f}   (target < 1.10); identical depths: {same}")
+    print(f"  {search_rows(results[True], len(test))}")
     print(f"  flow data: agreement {agreement.shape} {agreement.dtype} ({agreement.nbytes / 2**20:.2f} MiB), vote "
           f"matches {results[True].vote_matches.shape} bool; mean agreement per probe "
           f"{np.round(agreement.mean(axis=0, dtype=np.float64), 3).tolist()}")  # fmt: skip

@@ -48,8 +48,13 @@ def tie_heavy(rng, n, d, levels=3):
     return rng.integers(0, levels, size=(n, d)).astype(np.float32)  # integer values: many exact ties
 
 
+@pytest.mark.parametrize("widen", [True, False])
 @pytest.mark.parametrize("exclude_self", [False, True])
-def test_neighbours_equal_brute_force_with_many_ties(exclude_self):
+def test_neighbours_equal_brute_force_with_many_ties(monkeypatch, exclude_self, widen):
+    from difficulty_widget.measures import knn
+
+    if not widen:
+        monkeypatch.setattr(knn, "WIDENING", ())  # rows not proven go straight to the full float64 pass
     rng = np.random.default_rng(0)
     support = tie_heavy(rng, 120, 4)
     query = support if exclude_self else tie_heavy(rng, 60, 4)
@@ -57,7 +62,8 @@ def test_neighbours_equal_brute_force_with_many_ties(exclude_self):
     want = brute_neighbours(query, support, 9, exclude_self)
     np.testing.assert_array_equal(got.indices, [w[0] for w in want])
     np.testing.assert_array_equal(got.sq_distances, [w[1] for w in want])
-    assert got.fallback_rows > 0  # ties at the k-th neighbour: the exact float64 path was exercised
+    # ties at the k-th neighbour: the wider search (or, without it, the exact float64 path) was exercised
+    assert got.widened_rows > 0 and (got.fallback_rows == 0 if widen else got.fallback_rows == got.widened_rows)
 
 
 def test_neighbours_on_continuous_data_rarely_fall_back():

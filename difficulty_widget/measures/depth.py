@@ -15,7 +15,7 @@ equals the final prediction (:mod:`~difficulty_widget.measures.flow` summarises 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,13 +39,17 @@ from .support import SupportRows, combine
 class DepthResult:
     """``depth`` (N,), the per-probe k-NN ``votes`` (N x L) and the ``undetermined`` flag (N,); per probe,
     ``vote_matches`` (N x L bool: vote == final prediction) and, when the query labels were given,
-    ``agreement`` (N x L float32: share of the k neighbours with the query's own label)."""
+    ``agreement`` (N x L float32: share of the k neighbours with the query's own label); per probe, how many
+    query rows the k-NN search settled only with a wider candidate search (``widened_rows``) or the full float64
+    pass (``fallback_rows``)."""
 
     depth: np.ndarray
     votes: np.ndarray
     undetermined: np.ndarray
     vote_matches: np.ndarray
     agreement: np.ndarray | None = None
+    fallback_rows: list[int] = field(default_factory=list)
+    widened_rows: list[int] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"prediction_depth": self.depth, "depth_undetermined": self.undetermined})
@@ -71,6 +75,7 @@ def prediction_depth(
     chunk_size: int | None = None,
     progress: bool = True,
     query_labels: Any = None,
+    device: Any = None,
 ) -> DepthResult:
     """Prediction depth of each query.
 
@@ -84,6 +89,7 @@ def prediction_depth(
         entry is dropped (then k <= N_support - 1).
     query_labels : optional (N_query,) labels of the queries; then ``agreement`` holds, per probe, the share of
         each query's k neighbours whose label equals its own (from the neighbours of the vote: no extra search).
+    device : where the k-NN search runs (a torch device or its name, e.g. ``"cuda"``); default the CPU.
     """
     if isinstance(query_probes, np.ndarray) or isinstance(support_probes, np.ndarray):
         raise ValueError("query_probes and support_probes must be sequences of arrays, one per probe layer")
@@ -105,18 +111,23 @@ def prediction_depth(
     n_classes = int(max(labels.max(), preds.max(), -1 if own is None else own.max())) + 1
     votes = np.empty((n_q, len(queries)), dtype=np.int64)
     agreement = None if own is None else np.empty((n_q, len(queries)), dtype=np.float32)
+    fallback_rows, widened_rows = [], []
     for layer in tqdm(range(len(queries)), desc="prediction depth", unit="probe", disable=not progress, leave=False):
         nn = nearest_neighbours(
-            queries[layer], supports[layer], k, exclude_self=exclude_self, exact_distances=False, chunk_size=chunk_size
-        )
+            queries[layer], supports[layer], k, exclude_self=exclude_self, exact_distances=False,
+            chunk_size=chunk_size, device=device,
+        )  # fmt: skip
+        fallback_rows.append(nn.fallback_rows)
+        widened_rows.append(nn.widened_rows)
         votes[:, layer], counts = _vote(labels, nn, queries[layer], supports[layer], n_classes)
         if agreement is not None:
             # the neighbours' count of the query's own class, read from the vote's class counts
             agreement[:, layer] = counts[np.arange(n_q), own] / k
     depth, undetermined = depth_from_votes(votes, preds)
     return DepthResult(
-        depth=depth, votes=votes, undetermined=undetermined, vote_matches=votes == preds[:, None], agreement=agreement
-    )
+        depth=depth, votes=votes, undetermined=undetermined, vote_matches=votes == preds[:, None],
+        agreement=agreement, fallback_rows=fallback_rows, widened_rows=widened_rows,
+    )  # fmt: skip
 
 
 def _vote(
@@ -124,7 +135,8 @@ def _vote(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Majority votes and the class counts among the neighbours (N x n_classes). Rows whose counts tie are
     decided by the tied classes' sums of squared distances: from the float32 distances when their gap exceeds
-    the error bound, otherwise from float64 re-measurements."""
+    twice the count times the row's error bound (``error_bounds``: the largest bound on |float32 - float64
+    distance| among the row's neighbours), otherwise from float64 re-measurements."""
     neighbour_labels = labels[nn.indices]
     counts, sums = class_counts_and_sums(neighbour_labels, nn.sq_distances, n_classes)
     votes = counts.argmax(axis=1)
@@ -155,14 +167,20 @@ class DepthFlow:
 
 
 def depth_flow(
-    probes: Sequence[Any], labels: Any, predictions: Any, support_mask: Any = None, progress: bool = False
+    probes: Sequence[Any],
+    labels: Any,
+    predictions: Any,
+    support_mask: Any = None,
+    progress: bool = False,
+    device: Any = None,
 ) -> DepthFlow:
     """Prediction depth (k = 30) and, from the same neighbours, per probe the k-NN label agreement and whether
     the probe's vote equals the final prediction, for every row of a table.
 
     ``probes`` holds one (N x d_l) array per probe layer for all N rows. The support set is the rows of
     ``support_mask`` (every row when ``None``): support rows are measured against the others (themselves
-    excluded), the remaining rows against all support rows.
+    excluded), the remaining rows against all support rows. ``device``: where the k-NN search runs (default the
+    CPU).
     """
     rows = SupportRows.from_mask(support_mask, len(labels))
     labels = check_labels(labels, name="labels")
@@ -183,7 +201,7 @@ def depth_flow(
             queries = support if exclude_self else [rows.take(p, query_rows) for p in probes]
             result = prediction_depth(
                 queries, support, support_labels, predictions[query_rows], k=k, exclude_self=exclude_self,
-                progress=progress, query_labels=labels[query_rows],
+                progress=progress, query_labels=labels[query_rows], device=device,
             )  # fmt: skip
             parts.append((result.to_frame(), query_rows))
             agreement[query_rows] = result.agreement
@@ -192,14 +210,19 @@ def depth_flow(
 
 
 def depth_scores(
-    probes: Sequence[Any], labels: Any, predictions: Any, support_mask: Any = None, progress: bool = False
+    probes: Sequence[Any],
+    labels: Any,
+    predictions: Any,
+    support_mask: Any = None,
+    progress: bool = False,
+    device: Any = None,
 ) -> pd.DataFrame:
     """Registry adapter: the two depth columns of :func:`depth_flow` (same arguments)."""
-    return depth_flow(probes, labels, predictions, support_mask=support_mask, progress=progress).frame
+    return depth_flow(probes, labels, predictions, support_mask=support_mask, progress=progress, device=device).frame
 
 
 _INPUTS = ("probes", "labels", "predictions")
-_OPTIONAL = ("support_mask", "progress")
+_OPTIONAL = ("support_mask", "progress", "device")
 register(
     Measure(
         name="prediction_depth",

@@ -1,18 +1,72 @@
 """Exact k nearest neighbours (Euclidean), shared by prediction depth, the data-perspective scores and the views.
 
-The neighbours of a query are the first ``k`` support points in the order of (squared distance, support index),
-so equal distances resolve to the lower index. Distances are searched with float32 matrix products
-(``|q|^2 - 2 q.s + |s|^2``) over blocks of query rows x support columns, written into one reused buffer, and
-a search for the k + 16 smallest (per column block, through minima of column groups, then merged). Candidates
-whose float32 distance lies within twice a float32 error bound of the k-th one may trade places with it: only
-those are re-measured in float64 and the set completed by (distance, index); if that band reaches past the
-candidates (many exact ties, say), the row is recomputed in float64 against every support point. The result
-equals a float64 brute force; the neighbours' distances are re-measured in float64 with the direct formula
+**Rule.** The neighbours of a query are the first ``k`` support points in the order of (squared distance, support
+index), so equal distances resolve to the lower index. The distance is the float64 value of ``sum((s - q)^2)`` on
+the original arrays: computed with numpy on the CPU (bit for bit what a numpy brute force gives), with torch in
+float64 on the device when one is given.
+
+**Search.** The support set is centred on its mean ``m`` (the float64 mean, computed blockwise, rounded to float32:
+any common shift leaves every distance unchanged, and this one takes out a common offset or the positive mean of
+ReLU activations, which would otherwise dominate the norms that the float32 error grows with). The centred rows
+``y = fl32(s - m)`` are one float32 copy, made block by block (no float64 copy of the support set); each chunk of
+queries is centred the same way, ``x = fl32(q - m)``. Where centring would shrink the norms by under 5% (``|m|^2``
+under 5% of the mean squared distance to ``m``: data centred already) ``m = 0`` and a float32 support set is used
+as it is, without a copy. Float32 distances ``V = |x|^2 - 2 x.y + |y|^2`` are computed
+over blocks of query rows x support columns written into one reused buffer (``|y|^2 - 2 x.y`` in one product,
+``|x|^2`` added in float64 after the search), and the ``k + 16`` smallest of each row are found (per column block,
+through minima of column groups, then merged). Inside the search TF32 (CUDA) and reduced-precision float32 products
+(oneDNN bf16) are switched off and the settings restored afterwards, so that the products are IEEE float32.
+
+**Error bound (deterministic).** For a pair with centred float32 norms ``a = |x|``, ``b = |y|`` (computed in
+float64) and dimension ``d``, with ``u = 2^-24``::
+
+    |V - D| <= e(a, b) = c_d (a + b)^2 + eta,    c_d = (d + 8) u / (1 - (d + 8) u),
+
+``D`` the float64 distance of the rule. Derivation (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd
+ed., 2002, section 3.1: a sum of ``n`` products evaluated in floating point in *any* order, with or without fused
+multiply-adds, errs by at most ``gamma_n = n u / (1 - n u)`` times the sum of the products' absolute values), to
+first order in ``u``:
+
+- centring: ``x = (q - m)(1 + theta)`` elementwise with ``|theta| <= u`` (one rounding; ``+ 2^-53`` for float64
+  input), so ``| |x - y|^2 - |q - s|^2 | <= 2 u (a + b)^2``;
+- ``|y|^2`` rounded to float32 for the product: ``u b^2``;
+- the product ``|y|^2 - 2 x.y`` is a sum of ``d + 1`` products (``alpha = -2``, ``beta = 1`` are exact):
+  ``gamma_{d+1} (b^2 + 2 |x||y|) <= gamma_{d+1} (a + b)^2`` (Cauchy-Schwarz);
+- the float64 steps (``|x|^2``, the final sum, and the float64 evaluation of ``D`` itself) add
+  ``O(d 2^-53)(a + b)^2``, far below ``u (a + b)^2``.
+
+That is ``(d + 4) u (a + b)^2``; ``c_d`` keeps ``4 u`` more for the second-order and float64 terms and the rounding
+of the bound's own arithmetic. ``eta = (d + 2) 2^-120 (1 + a + max b)`` covers underflow (gradual, or flushed to
+zero). The bound holds for every BLAS blocking and summation order, threads and split-K included (valid for
+``d < 2^22``). It replaces the probabilistic bound ``8 sqrt(d) u (|q| + max|s|)^2`` (Higham & Mary, SIAM J. Sci.
+Comput. 2019) used before: that one is tighter by about ``sqrt(d) / 8`` but is not a proof, and charged every row
+for the largest support norm.
+
+**Proof, per query row.** Candidates ``j`` (ascending ``V_j``) have ``L_j = V_j - e_j <= D_j <= U_j = V_j + e_j``.
+
+- The k-th neighbour's distance is at most ``U_(k)``, the k-th smallest ``U`` among candidates (k candidates lie at
+  or below it): a point with ``L_j > U_(k)`` is *out*.
+- A candidate with ``U_j < L_(k+1)``, the (k+1)-th smallest ``L``, has fewer than ``k`` points that can come before
+  it: it is *in*. At most ``k`` are in, at least ``k`` are not out.
+- The others (the band) are re-measured in float64; the first ``k - #in`` of them by (distance, index) complete
+  the set. Most rows need none: exactly ``k`` candidates are not out.
+
+This is the exact set if no non-candidate ``t`` can reach ``U_(k)``. A non-candidate has ``V_t >= V_last`` (the
+largest candidate value), so ``D_t >= V_last - e(a, b_t)``, which rules out every ``b_t < b_A = sqrt((V_last -
+U_(k) - eta) / c_d) - a``; and ``D_t >= (b_t - a)^2`` (triangle inequality, with slack for the rounding of the
+norms), which rules out every ``b_t`` outside ``[a - sqrt(U_(k)), a + sqrt(U_(k))]``. The row is proven when no
+support norm lies in ``[max(b_A, a - sqrt(U_(k))), a + sqrt(U_(k))]`` (a binary search in the sorted support
+norms): support points with outlying norms are ruled out by the triangle inequality instead of widening every
+row's bound. Rows not proven are searched again with 8, then 64 times as many candidates
+(``Neighbours.widened_rows``); the few left (many exact ties, say) are recomputed in float64 against every support
+point (``Neighbours.fallback_rows``). The neighbours' distances are re-measured in float64 with the direct formula
 ``sum((s - q)^2)`` when asked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,15 +75,24 @@ import numpy as np
 from .._validation import check_positive_int, to_numpy
 
 _UNIT_ROUNDOFF32 = 2.0**-24
+_NORM_SLACK = 2.0**-22  # relative error of a computed centred norm against the exact shifted vector's norm
+_FLOAT64_SLACK = 2.0**-30  # relative error of a float64 distance (d < 2**22)
+_SAFETY = 2.0**-40  # relative slack on the float64 arithmetic of the proof's thresholds
+_CENTRE_GAIN = 0.05  # centre when the mean's squared norm exceeds this share of the mean squared distance to it
 # Temporaries are small and made once per call where possible: large ones freed and made again leave glibc's
 # heap fragmented (hundreds of MB held after the call), and fresh pages cost page faults.
 _CACHE_VALUES = 2**16  # values per float64 temporary in the re-measurements (512 KB: stays in cache)
-_CHECK_VALUES = 2**20  # values per block in the finiteness check and the support norms
+_CHECK_VALUES = 2**20  # values per block in the finiteness check, the centring and the norms
 _BLOCK_DISTANCES = 2**24  # float32 distances per product block (64 MB)
 _CHUNK_ROWS = 1024  # default queries per chunk at least: fewer re-reads of the support set per query
+_DEVICE_BLOCK_DISTANCES = 2**27  # the same on an accelerator (512 MB): fewer, larger products
+_DEVICE_CHUNK_ROWS = 8192
+_DEVICE_VALUES = 2**25  # values per float64 temporary in the re-measurements on an accelerator (256 MB)
 _GROUP = 8  # columns per group in the search for the smallest distances of a row
-#: Extra float32 candidates per row beyond k, so that a near-tie band rarely needs the full float64 row.
+#: Extra float32 candidates per row beyond k, so that a near-tie band rarely needs a wider search.
 EXTRA_CANDIDATES = 16
+#: Factors by which the candidates of a row that the first search could not prove are widened, in turn.
+WIDENING = (8, 64)
 
 
 @dataclass
@@ -41,6 +104,7 @@ class Neighbours:
     sq_distances: np.ndarray
     fallback_rows: int = 0  # rows that needed the full float64 pass (for benchmarks and tests)
     error_bounds: np.ndarray | None = None  # per row, a bound on |sq_distances - exact| (None: exact)
+    widened_rows: int = 0  # rows searched again with more candidates (before any fallback)
 
 
 def check_features(features: Any, name: str) -> np.ndarray:
@@ -76,10 +140,15 @@ def nearest_neighbours(
     ``exclude_self=True`` means the queries are the support set (same rows): each row's own entry is dropped.
     The *set* of neighbours is always exact. With ``exact_distances=True`` (default) their squared distances
     are re-measured in float64 and each row is ordered by (distance, index); with ``False`` (what prediction
-    depth needs: a vote depends on the set only) rows are ordered by the float32 distances, which are returned,
-    and no float64 pass is made over the neighbours. Queries are processed in chunks of ``chunk_size`` rows
-    (default: 1024, or more while a chunk's distances to all support points stay within 2**24 float32 values);
-    each chunk's distances are computed in support-column blocks of at most 2**24 values (64 MB).
+    depth needs: a vote depends on the set only) rows are ordered by the float32 distances, which are returned
+    with a per-row bound on their error (``error_bounds``), and no float64 pass is made over the neighbours.
+    Queries are processed in chunks of ``chunk_size`` rows (default: 1024, or more while a chunk's distances to
+    all support points stay within 2**24 float32 values); each chunk's distances are computed in support-column
+    blocks of at most 2**24 values (64 MB). ``device`` (a torch device or its name; default the CPU) runs the
+    whole search there: the centred float32 support set, the products and the float64 re-measurements (for
+    which the original support set is copied to the device too; on the CPU the caller's arrays are used), with
+    chunks of 8192 rows and blocks of 2**27 values by default. ``fallback_rows`` and ``widened_rows`` of the
+    result count the rows that needed the full float64 pass and a wider candidate search.
     """
     import torch  # imported here: scoring from a DataFrame never loads torch
 
@@ -94,68 +163,282 @@ def nearest_neighbours(
     if k > available:
         limit = "n_support - 1 (exclude_self)" if exclude_self else "n_support"
         raise ValueError(f"k={k} is larger than {limit} = {available}")
-    n_q, n_s = len(q), len(s)
-    if chunk_size is None:
-        chunk_size = max(_CHUNK_ROWS, _BLOCK_DISTANCES // n_s)
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
-    rows = min(chunk_size, n_q)
-    # support columns per product: the whole set when rows x n_s fits the block, else equal column blocks
-    n_blocks = -(-n_s // max(1, _BLOCK_DISTANCES // rows))
-    width = -(-n_s // n_blocks)
+    if chunk_size is not None:
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
     dev = torch.device(device) if device is not None else torch.device("cpu")
+    if dev.type == "mps":
+        raise ValueError("device='mps' is not supported: the exact k-NN search needs float64 on its device")
+    with _ieee_float32():
+        return _Search(q, s, k, exclude_self, dev, chunk_size).run(exact_distances)
 
-    # no float64 copy of the whole support set: rows are converted block by block when needed
-    s32 = torch.from_numpy(np.ascontiguousarray(s, dtype=np.float32)).to(dev)
-    s_norm2 = _sq_norms32(s32)
-    s_norm_max = float(np.sqrt(s_norm2.double().max().item())) * (1 + 1e-3)
-    # float32 error of |q|^2 - 2 q.s + |s|^2: the probabilistic bound of Higham & Mary (SIAM J. Sci. Comput.
-    # 2019), lambda sqrt(d) u (|q| + |s|)^2 with lambda = 8, far below what BLAS summation reaches in practice
-    tolerance = 8.0 * np.sqrt(q.shape[1] + 4) * _UNIT_ROUNDOFF32
-    n_cand = min(k + EXTRA_CANDIDATES, available)
 
-    indices = np.empty((n_q, k), dtype=np.int64)
-    sq_dist = np.empty((n_q, k), dtype=np.float64)
-    bounds_out = np.zeros(n_q, dtype=np.float64)
-    fallback = 0
-    # one distance block for every product: a fresh 100+ MB block each time would cost page faults (time) and
-    # leave the allocator holding freed blocks (memory)
-    block = torch.empty(rows * width, dtype=torch.float32, device=dev)
-    for start in range(0, n_q, chunk_size):
-        stop = min(n_q, start + chunk_size)
-        q32 = torch.from_numpy(np.ascontiguousarray(q[start:stop], dtype=np.float32)).to(dev)
-        top_vals, top_idx = _smallest32(q32, s32, s_norm2, n_cand, width, block, start if exclude_self else None)
-        q_norm2 = _sq_norms64(q[start:stop])
-        vals = top_vals.double().cpu().numpy() + q_norm2[:, None]
-        cand = top_idx.cpu().numpy()
-        err = tolerance * (np.sqrt(q_norm2) + s_norm_max) ** 2
-        bounds_out[start:stop] = err
-        chunk_idx, chunk_d, rest = _settle_bands(q[start:stop], s, k, vals, cand, err, n_cand == available)
-        for row in rest:
-            own = start + row if exclude_self else None
-            chunk_idx[row], chunk_d[row] = _exact_row(q[start + row], s, k, own)
-            fallback += 1
+@contextmanager
+def _ieee_float32() -> Iterator[None]:
+    """IEEE float32 matrix products inside (no TF32 on CUDA, no bf16 in oneDNN), the settings restored after.
+
+    Uses the ``fp32_precision`` settings where torch has them (mixing them with the legacy ``allow_tf32`` flags
+    makes torch raise), else ``allow_tf32`` of cuBLAS and cuDNN and the float32 matmul precision."""
+    import torch
+
+    saved: list[tuple[Any, str, Any]] = []
+    backends = torch.backends
+    try:
+        if hasattr(backends.cuda.matmul, "fp32_precision"):
+            mkldnn = getattr(getattr(backends, "mkldnn", None), "matmul", None)
+            for obj in (backends.cuda.matmul, backends.cudnn, mkldnn):
+                if obj is not None and hasattr(obj, "fp32_precision"):
+                    saved.append((obj, "fp32_precision", obj.fp32_precision))
+                    obj.fp32_precision = "ieee"
+        else:  # older torch
+            precision = torch.get_float32_matmul_precision()
+            saved.append((None, "float32_matmul_precision", precision))
+            torch.set_float32_matmul_precision("highest")
+            for obj in (backends.cuda.matmul, backends.cudnn):
+                saved.append((obj, "allow_tf32", obj.allow_tf32))
+                obj.allow_tf32 = False
+        yield
+    finally:
+        for obj, name, value in reversed(saved):
+            if obj is None:
+                torch.set_float32_matmul_precision(value)
+            else:
+                setattr(obj, name, value)
+
+
+class _Search:
+    """One call of :func:`nearest_neighbours`: the centred float32 support set, its norms, the bound's constants,
+    the float64 re-measurements, and the passes over the queries."""
+
+    def __init__(self, q: np.ndarray, s: np.ndarray, k: int, exclude_self: bool, dev: Any, chunk_size: int | None):
+        import torch
+
+        self.q, self.s, self.k, self.exclude_self, self.dev = q, s, k, exclude_self, dev
+        n_s, d = s.shape
+        self.available = n_s - (1 if exclude_self else 0)
+        host = _on_host(dev)
+        block_values = _BLOCK_DISTANCES if host else _DEVICE_BLOCK_DISTANCES
+        if chunk_size is None:
+            chunk_size = max(_CHUNK_ROWS if host else _DEVICE_CHUNK_ROWS, block_values // n_s)
+        self.chunk_size = chunk_size
+        self.rows = min(chunk_size, len(q))
+        # support columns per product: the whole set when rows x n_s fits the block, else equal column blocks
+        n_blocks = -(-n_s // max(1, block_values // self.rows))
+        self.width = -(-n_s // n_blocks)
+        self.exact: _HostExact | _DeviceExact = _HostExact(q, s) if host else _DeviceExact(q, s, dev)
+        source = s if host else self.exact.s_dev
+        mean = _mean(source, dev)
+        spread = _spread(source, mean, dev)  # mean squared distance to the mean, from a sample of rows
+        if float(mean @ mean) > _CENTRE_GAIN * spread or not np.isfinite(spread):
+            self.centre32 = mean.float()
+            self.s32, s_norms = _centred(source, self.centre32, dev)
+        else:  # centring would shrink the norms by under 5%: the support set as it is, no copy where possible
+            self.centre32 = torch.zeros(d, dtype=torch.float32, device=dev)
+            if isinstance(source, np.ndarray) and source.dtype == np.float32 and source.flags.c_contiguous:
+                self.s32 = torch.from_numpy(source)
+                s_norms = torch.empty(n_s, dtype=torch.float64)
+                for i, part in _blocks(source, dev):
+                    torch.linalg.vector_norm(part, 2, dim=1, dtype=torch.float64, out=s_norms[i : i + len(part)])
+            else:
+                self.s32, s_norms = _centred(source, self.centre32, dev)
+        self.s_sq32 = (s_norms * s_norms).float()  # |y|^2 rounded to float32, for the product
+        self.nu = s_norms.cpu().numpy()  # float64 norms of the centred float32 rows
+        self.nu_sorted = np.sort(self.nu)
+        # the bound's constant; from 2^22 features on, the slack terms no longer hold: every row is recomputed
+        self.coef = (d + 8) * _UNIT_ROUNDOFF32 / (1 - (d + 8) * _UNIT_ROUNDOFF32) if d < 2**22 else np.inf
+        self.eta = (d + 2) * 2.0**-120 * (1 + float(self.nu.max()))  # per row: times (1 + |x|)
+        self.block = torch.empty(self.rows * self.width, dtype=torch.float32, device=dev)  # one, reused
+
+    def run(self, exact_distances: bool) -> Neighbours:
+        n_q, k = len(self.q), self.k
+        indices = np.empty((n_q, k), dtype=np.int64)
+        sq_dist = np.empty((n_q, k), dtype=np.float64)
+        bounds = np.zeros(n_q, dtype=np.float64)
+        n_cand = min(k + EXTRA_CANDIDATES, self.available)
+        pending = []
+        for start in range(0, n_q, self.chunk_size):
+            rows = np.arange(start, min(n_q, start + self.chunk_size))
+            pending.append(self._pass(rows, n_cand, indices, sq_dist, bounds))
+        pending_rows = np.concatenate(pending)
+        widened = len(pending_rows)
+        for factor in WIDENING:
+            if not pending_rows.size or n_cand >= self.available:
+                break
+            n_cand = min(self.available, factor * (k + EXTRA_CANDIDATES))
+            step = max(1, min(self.rows, self.rows * 8 * (k + EXTRA_CANDIDATES) // n_cand))  # bounded temporaries
+            batches = [pending_rows[i : i + step] for i in range(0, len(pending_rows), step)]
+            pending_rows = np.concatenate([self._pass(b, n_cand, indices, sq_dist, bounds) for b in batches])
+        for row in pending_rows:
+            own = int(row) if self.exclude_self else None
+            indices[row], sq_dist[row] = self.exact.full_row(int(row), k, own)
+            bounds[row] = 0.0
         if exact_distances:
-            exact = direct_sq_dist(q[start:stop], s, chunk_idx)
-            order = np.lexsort((chunk_idx, exact), axis=-1)  # by distance, then index
-            chunk_idx = np.take_along_axis(chunk_idx, order, 1)
-            chunk_d = np.take_along_axis(exact, order, 1)
-        indices[start:stop] = chunk_idx
-        sq_dist[start:stop] = chunk_d
-    del block
-    return Neighbours(
-        indices=indices,
-        sq_distances=sq_dist,
-        fallback_rows=fallback,
-        error_bounds=None if exact_distances else bounds_out,
-    )
+            for start in range(0, n_q, self.chunk_size):
+                stop = min(n_q, start + self.chunk_size)
+                exact = self.exact.rows(start, stop, indices[start:stop])
+                order = np.lexsort((indices[start:stop], exact), axis=-1)  # by distance, then index
+                indices[start:stop] = np.take_along_axis(indices[start:stop], order, 1)
+                sq_dist[start:stop] = np.take_along_axis(exact, order, 1)
+        del self.block
+        return Neighbours(
+            indices=indices,
+            sq_distances=sq_dist,
+            fallback_rows=len(pending_rows),
+            error_bounds=None if exact_distances else bounds,
+            widened_rows=widened,
+        )
+
+    def _pass(
+        self, rows: np.ndarray, n_cand: int, indices: np.ndarray, sq_dist: np.ndarray, bounds: np.ndarray
+    ) -> np.ndarray:
+        """Search query ``rows`` for ``n_cand`` float32 candidates each and settle the proven rows into the
+        outputs; returns the rows not proven."""
+        import torch
+
+        contiguous = rows[-1] - rows[0] == len(rows) - 1
+        q32, mu = _centred(self.q[rows[0] : rows[-1] + 1] if contiguous else self.q[rows], self.centre32, self.dev)
+        mu = mu.cpu().numpy()
+        q_sq = mu * mu
+        own = torch.from_numpy(rows).to(self.dev) if self.exclude_self else None
+        top_vals, top_idx = _smallest32(q32, self.s32, self.s_sq32, n_cand, self.width, self.block, own)
+        vals = top_vals.double().cpu().numpy() + q_sq[:, None]
+        cand = top_idx.cpu().numpy()
+        eta = self.eta * (1 + mu)
+        err = self.coef * (mu[:, None] + self.nu[cand]) ** 2 + eta[:, None]
+        chosen, proven = self._settle(rows, vals, cand, err, mu, eta, n_cand == self.available)
+        done = rows[proven]
+        indices[done] = np.take_along_axis(cand[proven], chosen, 1)
+        sq_dist[done] = np.take_along_axis(vals[proven], chosen, 1)
+        bounds[done] = np.take_along_axis(err[proven], chosen, 1).max(axis=1)
+        return rows[~proven]
+
+    def _settle(
+        self,
+        rows: np.ndarray,
+        vals: np.ndarray,
+        cand: np.ndarray,
+        err: np.ndarray,
+        mu: np.ndarray,
+        eta: np.ndarray,
+        all_in: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The exact k nearest from each row's float32 candidates (``vals`` ascending, ``cand`` their indices,
+        ``err`` their error bounds; see the module docstring): the positions (into the candidates, ascending)
+        of the neighbours of the proven rows, and the proven mask (``all_in``: the candidates are the whole
+        support set, so every row is proven)."""
+        k, m = self.k, vals.shape[1]
+        lower, upper = vals - err, vals + err
+        kth_upper = np.partition(upper, k - 1, axis=1)[:, k - 1]
+        next_lower = np.partition(lower, k, axis=1)[:, k] if m > k else np.full(len(vals), np.inf)
+        sure = upper < next_lower[:, None]
+        live = lower <= kth_upper[:, None]  # not out
+        # no overflow anywhere in the row's float32 arithmetic when (|x| + max |y|)^2 < 2^120
+        finite = np.isfinite(vals).all(axis=1) & np.isfinite(err).all(axis=1) & (mu + self.nu_sorted[-1] < 2.0**60)
+        proven = finite & (live.sum(axis=1) >= k)
+        if not all_in:
+            proven &= self._no_outsider(mu, vals[:, -1], kth_upper, eta)
+        keep = live[proven]
+        banded = np.flatnonzero(keep.sum(axis=1) > k)  # most rows: exactly k not out, the neighbours
+        if banded.size:
+            band = keep[banded] & ~sure[proven][banded]
+            band_rows, band_pos = np.nonzero(band)  # by row, then position
+            band_cand = cand[proven][banded[band_rows], band_pos]
+            exact = self.exact.pairs(rows[proven][banded[band_rows]], band_cand)
+            order = np.lexsort((band_cand, exact, band_rows))  # per row by (distance, index)
+            first = np.searchsorted(band_rows, np.arange(len(banded)))
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order)) - first[band_rows[order]]
+            in_band = sure[proven][banded]
+            need = k - in_band.sum(axis=1)
+            pick = rank < need[band_rows]
+            in_band[band_rows[pick], band_pos[pick]] = True  # exactly k per row
+            keep[banded] = in_band
+        chosen = np.nonzero(keep)[1].reshape(-1, k)  # positions in float32 order
+        return chosen, proven
+
+    def _no_outsider(self, mu: np.ndarray, v_last: np.ndarray, kth_upper: np.ndarray, eta: np.ndarray) -> np.ndarray:
+        """Per row: no support point outside the candidates can have a distance <= ``kth_upper``, from the
+        float32 values (every outsider's is >= ``v_last``) and the triangle inequality (module docstring)."""
+        gap = v_last - kth_upper - eta
+        with np.errstate(invalid="ignore"):
+            reach = np.sqrt(np.maximum(gap, 0.0) / self.coef) * (1 - _SAFETY) - mu * (1 + _SAFETY)
+            # norms below b_a: ruled out by the float32 value; outside [beta_lo, beta_hi]: by the norms
+            b_a = np.where(gap > 0, reach, -np.inf)
+            root = np.sqrt(np.maximum(kth_upper, 0.0) / (1 - _FLOAT64_SLACK)) * (1 + _SAFETY)
+            beta_hi = (root + mu * (1 + _NORM_SLACK)) / (1 - _NORM_SLACK) * (1 + _SAFETY)
+            beta_lo = (mu * (1 - _NORM_SLACK) - root) / (1 + _NORM_SLACK) - _SAFETY * (mu + root)
+            lo = np.maximum(b_a, beta_lo)
+        inside = np.searchsorted(self.nu_sorted, beta_hi, side="right") - np.searchsorted(
+            self.nu_sorted, lo, side="left"
+        )
+        return (inside <= 0) & np.isfinite(beta_hi) & np.isfinite(lo)
+
+
+def _on_host(dev: Any) -> bool:
+    """Whether the search on ``dev`` works on the caller's numpy arrays (the CPU) rather than device copies."""
+    return dev.type == "cpu"
+
+
+def _blocks(x: Any, dev: Any) -> Iterator[tuple[int, Any]]:
+    """(start, rows as a tensor on ``dev``) over blocks of about 2**20 values of a numpy array or a tensor on
+    ``dev``; numpy rows that are not float16, float32 or float64 are converted to float64."""
+    import torch
+
+    step = max(1, _CHECK_VALUES // x.shape[1])
+    for i in range(0, len(x), step):
+        part = x[i : i + step]
+        if isinstance(part, np.ndarray):
+            kind = part.dtype if part.dtype in (np.float16, np.float32, np.float64) else np.float64
+            part = torch.from_numpy(np.ascontiguousarray(part, dtype=kind)).to(dev)
+        yield i, part
+
+
+def _mean(x: Any, dev: Any) -> Any:
+    """Column means of a numpy array or a tensor on ``dev``, accumulated in float64 block by block."""
+    import torch
+
+    total = torch.zeros(x.shape[1], dtype=torch.float64, device=dev)
+    for _, part in _blocks(x, dev):
+        total += part.sum(dim=0, dtype=torch.float64)
+    return total / len(x)
+
+
+def _spread(x: Any, mean: Any, dev: Any, sample: int = 1024) -> float:
+    """The mean squared distance of the rows of ``x`` to ``mean``, estimated in float64 from at most ``sample``
+    evenly spaced rows (it only decides whether to centre)."""
+    import torch
+
+    rows = np.unique(np.linspace(0, len(x) - 1, min(sample, len(x))).astype(np.int64))
+    part = x[rows] if isinstance(x, np.ndarray) else x[torch.from_numpy(rows).to(dev)]
+    total = 0.0
+    for _, block in _blocks(part, dev):
+        total += float(((block.double() - mean) ** 2).sum())
+    return total / len(rows)
+
+
+def _centred(x: Any, centre32: Any, dev: Any) -> tuple[Any, Any]:
+    """``fl32(x - centre32)`` as a float32 tensor on ``dev`` and its rows' norms (computed in float64), block by
+    block (one float32 copy; no float64 copy of ``x``). ``x`` is a numpy array or a tensor on ``dev``."""
+    import torch
+
+    out = torch.empty(x.shape, dtype=torch.float32, device=dev)
+    norms = torch.empty(len(x), dtype=torch.float64, device=dev)
+    centre64 = centre32.double()
+    for i, part in _blocks(x, dev):
+        rows = out[i : i + len(part)]
+        if part.dtype == torch.float64:
+            rows.copy_(part - centre64)  # in float64, then rounded to float32
+        else:
+            torch.sub(part.float(), centre32, out=rows)  # the exact difference, rounded once
+        torch.linalg.vector_norm(rows, 2, dim=1, dtype=torch.float64, out=norms[i : i + len(part)])
+    return out, norms
 
 
 def _smallest32(
-    q32: Any, s32: Any, s_norm2: Any, n_cand: int, width: int, block: Any, own: int | None
+    q32: Any, s32: Any, s_norm2: Any, n_cand: int, width: int, block: Any, own: Any | None
 ) -> tuple[Any, Any]:
     """The ``n_cand`` smallest float32 values of |s|^2 - 2 q.s per query row (ascending) and their support
     indices, from products of at most ``width`` support columns written into ``block``; query row i is
-    support row ``own + i`` when ``own`` is given (that entry is skipped)."""
+    support row ``own[i]`` when ``own`` (a tensor) is given (that entry is skipped)."""
     import torch
 
     m, n_s = len(q32), len(s32)
@@ -167,7 +450,8 @@ def _smallest32(
             s_norm2[None, lo:hi], q32, s32[lo:hi].T, beta=1.0, alpha=-2.0, out=block[: m * (hi - lo)].view(m, hi - lo)
         )
         if own is not None:
-            d32.diagonal(own - lo).fill_(float("inf"))  # entries (i, own + i - lo): each query's own row
+            inside = torch.nonzero((own >= lo) & (own < hi)).squeeze(1)
+            d32[inside, own[inside] - lo] = float("inf")  # each query's own row
         v, i = _smallest_unsorted(d32, min(n_cand, hi - lo))
         vals.append(v)
         idx.append(i + lo)
@@ -197,62 +481,76 @@ def _smallest_unsorted(x: Any, n: int) -> tuple[Any, Any]:
     return vals, cols.gather(1, pos)
 
 
-def _settle_bands(
-    q: np.ndarray, s: np.ndarray, k: int, vals: np.ndarray, cand: np.ndarray, err: np.ndarray, all_in: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The exact k nearest from each row's float32 candidates (``vals`` ascending, ``cand`` their indices, ``err``
-    the per-row error bound): those below the band around the k-th value are in for sure, those above it out,
-    and the band is re-measured in float64 and settled by (distance, index). Returns the neighbours, their
-    float32 distances and the rows whose band reaches past the candidates (they need the full float64 pass;
-    ``all_in``: the candidates are the whole support set, so no band can)."""
-    kth = vals[:, k - 1]
-    # candidates within 2 err of the k-th float32 distance may trade places with it
-    band = np.abs(vals - kth[:, None]) <= 2 * err[:, None]
-    sure = vals < (kth - 2 * err)[:, None]
-    band &= ~sure
-    complete = (vals[:, -1] > kth + 2 * err) | all_in
-    chunk_idx = cand[:, :k].copy()
-    chunk_d = vals[:, :k].copy()
-    # most rows: the float32 set is the exact set (the k-th alone in its band); the others in one batch
-    banded = np.flatnonzero(complete & (band.sum(axis=1) > 1))
-    if banded.size:
-        band_rows, band_pos = np.nonzero(band[banded])  # by row, then position
-        band_cand = cand[banded[band_rows], band_pos]
-        exact = _pair_sq_dist(q, banded[band_rows], s, band_cand)
-        order = np.lexsort((band_cand, exact, band_rows))  # per row by (distance, index)
-        first = np.searchsorted(band_rows, np.arange(len(banded)))
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order)) - first[band_rows[order]]
-        keep = sure[banded]
-        need = k - keep.sum(axis=1)
-        chosen = rank < need[band_rows]
-        keep[band_rows[chosen], band_pos[chosen]] = True  # exactly k per row, in float32 order
-        chunk_idx[banded] = cand[banded][keep].reshape(-1, k)
-        chunk_d[banded] = vals[banded][keep].reshape(-1, k)
-    return chunk_idx, chunk_d, np.flatnonzero(~complete)
+class _HostExact:
+    """Float64 re-measurements with numpy on the caller's arrays: bit for bit a numpy brute force."""
+
+    def __init__(self, q: np.ndarray, s: np.ndarray):
+        self.q, self.s = q, s
+
+    def pairs(self, q_index: np.ndarray, s_index: np.ndarray) -> np.ndarray:
+        return _pair_sq_dist(self.q, q_index, self.s, s_index)
+
+    def rows(self, start: int, stop: int, cand: np.ndarray) -> np.ndarray:
+        return direct_sq_dist(self.q[start:stop], self.s, cand)
+
+    def full_row(self, row: int, k: int, own: int | None) -> tuple[np.ndarray, np.ndarray]:
+        return _exact_row(self.q[row], self.s, k, own)
 
 
-def _sq_norms32(x: Any) -> Any:
-    """Squared row norms of a float32 tensor, in float32, in blocks (no temporary of the tensor's size)."""
-    import torch
+class _DeviceExact:
+    """Float64 re-measurements with torch on the device, from a copy of the original support set there (in its
+    own float dtype; integers as float64) and query rows sent over as needed."""
 
-    out = torch.empty(len(x), dtype=x.dtype, device=x.device)
-    step = max(1, _CHECK_VALUES // x.shape[1])
-    squares = torch.empty((min(step, len(x)), x.shape[1]), dtype=x.dtype, device=x.device)  # one, reused
-    for i in range(0, len(x), step):
-        part = x[i : i + step]
-        torch.sum(torch.mul(part, part, out=squares[: len(part)]), 1, out=out[i : i + step])
-    return out
+    def __init__(self, q: np.ndarray, s: np.ndarray, dev: Any):
+        import torch
 
+        self.q, self.dev = q, dev
+        kind = s.dtype if s.dtype in (np.float16, np.float32, np.float64) else np.dtype(np.float64)
+        self.s_dev = torch.empty(s.shape, dtype=torch.from_numpy(np.empty(0, dtype=kind)).dtype, device=dev)
+        step = max(1, _DEVICE_VALUES // s.shape[1])
+        for i in range(0, len(s), step):
+            self.s_dev[i : i + step].copy_(torch.from_numpy(np.ascontiguousarray(s[i : i + step], dtype=kind)))
 
-def _sq_norms64(x: np.ndarray) -> np.ndarray:
-    """Squared row norms in float64, in cache-sized blocks."""
-    out = np.empty(len(x), dtype=np.float64)
-    step = max(1, _CACHE_VALUES // x.shape[1])
-    for i in range(0, len(x), step):
-        part = x[i : i + step].astype(np.float64)
-        out[i : i + step] = (part * part).sum(1)
-    return out
+    def _query(self, index: Any) -> Any:
+        import torch
+
+        return torch.from_numpy(np.asarray(self.q[index], dtype=np.float64)).to(self.dev)
+
+    def pairs(self, q_index: np.ndarray, s_index: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = np.empty(len(s_index), dtype=np.float64)
+        step = max(1, _DEVICE_VALUES // self.s_dev.shape[1])
+        for i in range(0, len(s_index), step):
+            cols = torch.from_numpy(s_index[i : i + step]).to(self.dev)
+            diff = self.s_dev[cols].double() - self._query(q_index[i : i + step])
+            out[i : i + step] = (diff * diff).sum(dim=1).cpu().numpy()
+        return out
+
+    def rows(self, start: int, stop: int, cand: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = np.empty(cand.shape, dtype=np.float64)
+        step = max(1, _DEVICE_VALUES // (cand.shape[1] * self.s_dev.shape[1]))
+        for i in range(0, len(cand), step):
+            cols = torch.from_numpy(cand[i : i + step]).to(self.dev)
+            diff = self.s_dev[cols].double() - self._query(slice(start + i, min(stop, start + i + step)))[:, None, :]
+            out[i : i + step] = (diff * diff).sum(dim=-1).cpu().numpy()
+        return out
+
+    def full_row(self, row: int, k: int, own: int | None) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        q = self._query(row)
+        d = torch.empty(len(self.s_dev), dtype=torch.float64, device=self.dev)
+        step = max(1, _DEVICE_VALUES // self.s_dev.shape[1])
+        for j in range(0, len(self.s_dev), step):
+            diff = self.s_dev[j : j + step].double() - q
+            d[j : j + step] = (diff * diff).sum(dim=1)
+        if own is not None:
+            d[own] = float("inf")
+        order = torch.sort(d, stable=True).indices[:k]  # ties: the lower index first
+        return order.cpu().numpy(), d[order].cpu().numpy()
 
 
 def direct_sq_dist(q: np.ndarray, s: np.ndarray, cand: np.ndarray) -> np.ndarray:
