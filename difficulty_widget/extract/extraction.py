@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,9 +153,6 @@ def extract(
         raise ValueError("data is empty: expected at least one instance")
     specs = plan.probes
     max_dim = plan.max_probe_dim
-    modes = {m: m.training for m in model.modules()}
-    param = next(iter(model.parameters()), None)
-    home = param.device if param is not None else None
     n_classes = plan.n_classes
     logits = np.empty((n, n_classes), dtype=np.float32)
     labels = np.empty(n, dtype=np.int64)
@@ -162,37 +160,33 @@ def extract(
     window = [0, 0]  # rows of the batch in flight: the hooks write their probe there
     handles = _register(model, specs, out, window, max_dim)
     try:
-        model.eval().to(dev)
-        start = 0
-        bar = tqdm(total=n, desc="extract", unit="img", disable=not progress, leave=False)
-        for x, y in batches:
-            stop = start + len(x)
-            if stop > n:
-                raise ValueError(f"data yielded more than its length ({n}) instances")
-            window[:] = [start, stop]
-            x = x.to(dev, non_blocking=cuda)
-            z = first_tensor(model(x))
-            if z is None or z.ndim != 2 or z.shape[1] != n_classes:
-                shape = None if z is None else tuple(z.shape)
-                raise ValueError(f"the model must return logits of shape (batch, {n_classes}), got {shape}")
-            logits[start:stop] = z.float().cpu().numpy()
-            labels[start:stop] = _batch_labels(y, label_map, n_classes, start)
-            for spec in specs:
-                if spec.kind in ("input", "logits"):
-                    emb = x if spec.kind == "input" else z
-                    out[spec.name][start:stop] = reduce_embedding(emb, max_dim, spec.layout).cpu().numpy()
-            start = stop
-            bar.update(len(x))
-        bar.close()
-        if start != n:
-            raise ValueError(f"data yielded {start} instances but has length {n}")
+        with evaluating(model, dev):
+            start = 0
+            bar = tqdm(total=n, desc="extract", unit="img", disable=not progress, leave=False)
+            for x, y in batches:
+                stop = start + len(x)
+                if stop > n:
+                    raise ValueError(f"data yielded more than its length ({n}) instances")
+                window[:] = [start, stop]
+                x = x.to(dev, non_blocking=cuda)
+                z = first_tensor(model(x))
+                if z is None or z.ndim != 2 or z.shape[1] != n_classes:
+                    shape = None if z is None else tuple(z.shape)
+                    raise ValueError(f"the model must return logits of shape (batch, {n_classes}), got {shape}")
+                logits[start:stop] = z.float().cpu().numpy()
+                labels[start:stop] = _batch_labels(y, label_map, n_classes, start)
+                for spec in specs:
+                    if spec.kind in ("input", "logits"):
+                        emb = x if spec.kind == "input" else z
+                        out[spec.name][start:stop] = reduce_embedding(emb, max_dim, spec.layout).cpu().numpy()
+                start = stop
+                bar.update(len(x))
+            bar.close()
+            if start != n:
+                raise ValueError(f"data yielded {start} instances but has length {n}")
     finally:
         for h in handles:
             h.remove()
-        for m, was_training in modes.items():
-            m.train(was_training)
-        if home is not None:
-            model.to(home)
     return Extraction(
         logits=logits,
         labels=labels,
@@ -200,6 +194,21 @@ def extract(
         probes=out,
         reductions={spec.name: spec.describe(max_dim) for spec in specs},
     )
+
+
+@contextmanager
+def evaluating(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
+    """The model in eval mode on ``device``; every module's train/eval mode and the model's device restored after."""
+    modes = {m: m.training for m in model.modules()}
+    param = next(iter(model.parameters()), None)
+    home = param.device if param is not None else None
+    try:
+        yield model.eval().to(device)
+    finally:
+        for m, was_training in modes.items():
+            m.train(was_training)
+        if home is not None:
+            model.to(home)
 
 
 def _register(

@@ -112,18 +112,11 @@ def first_batch(data: Any, n: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 
 def trace(model: nn.Module, data: Any, device: torch.device) -> Trace:
     """Trace ``model`` on the first two instances of ``data`` (modes and device restored afterwards)."""
+    from .extraction import evaluating
+
     x, _ = first_batch(data)
-    modes = {m: m.training for m in model.modules()}
-    param = next(iter(model.parameters()), None)
-    home = param.device if param is not None else None
-    try:
-        model.eval().to(device)
+    with evaluating(model, device):
         return trace_model(model, x.to(device))
-    finally:
-        for m, was_training in modes.items():
-            m.train(was_training)
-        if home is not None:
-            model.to(home)
 
 
 def plan_extraction(
