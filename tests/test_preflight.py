@@ -55,7 +55,7 @@ def _fails_early(model: Counted, match: str, *args, **kwargs) -> str:
         dw.analyze(model, *args, progress=False, **kwargs)
     elapsed = time.perf_counter() - start
     assert model.calls <= 1, f"the model ran {model.calls} times before the error"  # the traced batch only
-    assert elapsed < 2.0, f"the check took {elapsed:.1f} s"
+    assert elapsed < 2.0, f"the early check took {elapsed:.1f} s"
     return str(err.value)
 
 
