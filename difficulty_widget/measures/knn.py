@@ -9,13 +9,14 @@ float64 on the device when one is given.
 any common shift leaves every distance unchanged, and this one takes out a common offset or the positive mean of
 ReLU activations, which would otherwise dominate the norms that the float32 error grows with). The centred rows
 ``y = fl32(s - m)`` are one float32 copy, made block by block (no float64 copy of the support set); each chunk of
-queries is centred the same way, ``x = fl32(q - m)``. Where centring would shrink the norms by under 5% (``|m|^2``
-under 5% of the mean squared distance to ``m``: data centred already) ``m = 0`` and a float32 support set is used
-as it is, without a copy. Float32 distances ``V = |x|^2 - 2 x.y + |y|^2`` are computed over blocks of query rows
-x support columns written into one reused buffer (``|y|^2 - 2 x.y`` in one product, ``|x|^2`` added in float64
-after the search), and the ``k + 16`` smallest of each row are found (per column block, through minima of column
-groups, then merged). Inside the search TF32 (CUDA) and reduced-precision float32 products
-(oneDNN bf16) are switched off and the settings restored afterwards, so that the products are IEEE float32.
+queries is centred the same way, ``x = fl32(q - m)``. Where centring would shrink the norms by under 5%
+(``|m|^2`` under 5% of the mean squared distance to ``m``, both estimated from 1024 rows: data centred already)
+``m = 0`` and a float32 support set is used as it is, without a copy. Float32 distances ``V = |x|^2 - 2 x.y +
+|y|^2`` are computed over blocks of query rows x support columns written into one reused buffer (``|y|^2 - 2 x.y``
+in one product, ``|x|^2`` added in float64 after the search), and the ``k + 16`` smallest of each row are found
+(per column block, through minima of column groups, then merged). Inside the search TF32 (CUDA) and
+reduced-precision float32 products (oneDNN bf16) are switched off and the settings restored afterwards, so that
+the products are IEEE float32.
 
 **Error bound (deterministic).** For a pair with centred float32 norms ``a = |x|``, ``b = |y|`` (computed in
 float64) and dimension ``d``, with ``u = 2^-24``::
@@ -228,10 +229,9 @@ class _Search:
         self.width = -(-n_s // n_blocks)
         self.exact: _HostExact | _DeviceExact = _HostExact(q, s) if host else _DeviceExact(q, s, dev)
         source = s if host else self.exact.s_dev
-        mean = _mean(source, dev)
-        spread = _spread(source, mean, dev)  # mean squared distance to the mean, from a sample of rows
-        if float(mean @ mean) > _CENTRE_GAIN * spread or not np.isfinite(spread):
-            self.centre32 = mean.float()
+        sample_mean_sq, spread = _sample_moments(source, dev)  # |mean|^2, mean squared distance to it (estimates)
+        if sample_mean_sq > _CENTRE_GAIN * spread or not np.isfinite(spread):
+            self.centre32 = _mean(source, dev).float()
             self.s32, s_norms = _centred(source, self.centre32, dev)
         else:  # centring would shrink the norms by under 5%: the support set as it is, no copy where possible
             self.centre32 = torch.zeros(d, dtype=torch.float32, device=dev)
@@ -416,19 +416,16 @@ def _mean(x: Any, dev: Any) -> Any:
     return total / len(x)
 
 
-def _spread(x: Any, mean: Any, dev: Any, sample: int = 1024) -> float:
-    """The mean squared distance of the rows of ``x`` to ``mean``, estimated in float64 from at most ``sample``
-    evenly spaced rows (it only decides whether to centre)."""
+def _sample_moments(x: Any, dev: Any, sample: int = 1024) -> tuple[float, float]:
+    """The squared norm of the mean of the rows of ``x`` and their mean squared distance to it, estimated in
+    float64 from at most ``sample`` evenly spaced rows (they only decide whether to centre)."""
     import torch
 
     rows = np.unique(np.linspace(0, len(x) - 1, min(sample, len(x))).astype(np.int64))
-    if isinstance(x, np.ndarray):
-        centre = mean.cpu().numpy()
-        step = max(1, _CACHE_VALUES // x.shape[1])
-        total = sum(float(((x[rows[i : i + step]] - centre) ** 2).sum()) for i in range(0, len(rows), step))
-        return total / len(rows)
-    part = x[torch.from_numpy(rows).to(dev)]
-    return sum(float(((block.double() - mean) ** 2).sum()) for _, block in _blocks(part, dev)) / len(rows)
+    part = x[rows] if isinstance(x, np.ndarray) else x[torch.from_numpy(rows).to(dev)].cpu().numpy()
+    values = part.astype(np.float64)
+    mean = values.mean(axis=0)
+    return float(mean @ mean), float(((values - mean) ** 2).sum(axis=1).mean())
 
 
 def _host_norms(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
