@@ -73,7 +73,7 @@ def analysis_from_extraction(
     if depth_probes:  # depth with its flow data in one pass; the registry reuses its columns
         flow = depth_flow(
             inputs["probes"], extraction.labels, extraction.predictions, support_mask=inputs.get("support_mask"),
-            progress=progress, **({"device": device} if device is not None else {}),
+            progress=progress, device=device,
         )  # fmt: skip
     scores = registry.compute_available(inputs, precomputed=None if flow is None else {depth_scores: flow.frame})
     frame = pd.DataFrame({"id": np.arange(n) if ids is None else np.asarray(ids), "label": extraction.labels})
