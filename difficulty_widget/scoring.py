@@ -13,6 +13,7 @@ from .data.images import ImageData
 from .measures import registry
 from .measures.depth import depth_flow, depth_scores
 from .measures.flow import layer_tables
+from .measures.knn import check_precision
 
 PENULTIMATE = "penultimate"
 
@@ -32,6 +33,7 @@ def analysis_from_extraction(
     structural_similarity: Any = None,
     hierarchy: Any = None,
     device: str | None = None,
+    precision: str = "auto",
     progress: bool = False,
 ) -> Analysis:
     """Score an :class:`~difficulty_widget.extract.Extraction` with every measure its contents allow.
@@ -39,7 +41,9 @@ def analysis_from_extraction(
     Logits and labels give the model-perspective scores; ``depth_probes`` (names of extracted probes, in network
     order) give prediction depth; ``features_probe`` (one extracted probe, usually the penultimate layer) gives
     the data-perspective scores; ``logits_per_epoch`` (E x N_train x C, the training rows in order) gives the
-    training dynamics (``device``: where the k-NN searches run). ``support_mask`` marks the training rows that
+    training dynamics (``device``: where the k-NN searches run; ``precision``: of their candidate searches, see
+    :func:`~difficulty_widget.measures.knn.nearest_neighbours`, the scores are the same for each).
+    ``support_mask`` marks the training rows that
     neighbour-based measures compare against (every row when ``None``). A C x C ``structural_similarity``
     (template cosine) and a class ``hierarchy`` give the semantic error columns.
 
@@ -57,6 +61,8 @@ def analysis_from_extraction(
     }
     if device is not None:
         inputs["device"] = device
+    if precision != "auto":
+        inputs["precision"] = check_precision(precision)
     if support_mask is not None:
         inputs["support_mask"] = np.asarray(support_mask, dtype=bool)
     if depth_probes:
@@ -73,7 +79,7 @@ def analysis_from_extraction(
     if depth_probes:  # depth with its flow data in one pass; the registry reuses its columns
         flow = depth_flow(
             inputs["probes"], extraction.labels, extraction.predictions, support_mask=inputs.get("support_mask"),
-            progress=progress, device=device,
+            progress=progress, device=device, precision=precision,
         )  # fmt: skip
     scores = registry.compute_available(inputs, precomputed=None if flow is None else {depth_scores: flow.frame})
     frame = pd.DataFrame({"id": np.arange(n) if ids is None else np.asarray(ids), "label": extraction.labels})
@@ -127,6 +133,7 @@ def analyze(
     memory_budget: int | str | None = None,
     device: str | None = None,
     num_workers: int | None = None,
+    precision: str = "auto",
     image_key: str | None = None,
     label_key: str | None = None,
     progress: bool = True,
@@ -168,6 +175,9 @@ def analyze(
         activations; see :func:`~difficulty_widget.extract.plan.plan_extraction`).
     device, num_workers : where the model and every k-NN search run (default: the model's device, or CUDA when
         available); DataLoader workers (default: 4 on CUDA with pinned memory, else 0).
+    precision : of the exact k-NN searches' candidate products: ``"auto"`` (default: bfloat16 where the device
+        multiplies it fast and the bound proves enough rows, else float32), ``"bf16"``, ``"fp32"``, ``"fp64"``.
+        Every score is the same for each (see :func:`~difficulty_widget.measures.knn.nearest_neighbours`).
     image_key, label_key : the keys of datasets that yield dicts (detected when left out).
 
     Every argument is checked before the pass, on one traced batch: probe names, the class names against the
@@ -200,6 +210,7 @@ def analyze(
     n_train = sum(lengths) if support_mask is None else int(support_mask.sum())
     if logits_per_epoch is not None:
         check_logits_per_epoch(logits_per_epoch, n_train)
+    check_precision(precision)
 
     dev = pick_device(model, device)
     plan = plan_extraction(
@@ -248,6 +259,7 @@ def analyze(
     if depth_probes or plan.features is not None or logits_per_epoch is not None:
         info["training_rows"] = f"split == {train_split!r}" if support_mask is not None else "all rows"
         info["k"] = 30
+        info["knn_precision"] = precision
     structural = _structural_similarity(model, extraction.logits.shape[1])
     if structural is not None:
         info["templates"] = "last linear layer"
@@ -256,7 +268,7 @@ def analyze(
         extraction, class_names=classes.names, ids=ids, split=split, wnids=wnids, provenance=info,
         depth_probes=depth_probes, features_probe=plan.features, support_mask=support_mask,
         logits_per_epoch=logits_per_epoch, structural_similarity=structural, hierarchy=hierarchy, progress=progress,
-        device=None if dev.type == "cpu" else str(dev),
+        device=None if dev.type == "cpu" else str(dev), precision=precision,
     )  # fmt: skip
     analysis.embeddings = {name: extraction.probes[probe] for name, probe in kept.items()}
     return analysis

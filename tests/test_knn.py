@@ -71,7 +71,7 @@ def outlier_data():
 
 def test_outlier_norms_equal_brute_force_and_rarely_fall_back(outlier_data):
     query, support = outlier_data
-    got = nearest_neighbours(query, support, K)
+    got = nearest_neighbours(query, support, K, precision="fp32")  # the float32 bound (bf16: test_knn_precision)
     assert_exact(got, query, support)
     assert got.fallback_rows < 0.01 * len(query)
     assert got.widened_rows < 0.01 * len(query)  # the first search proves nearly every row
@@ -81,7 +81,7 @@ def test_outlier_norms_equal_brute_force_and_rarely_fall_back(outlier_data):
 def test_common_offset_equals_brute_force_and_rarely_falls_back():
     support = activations(np.random.default_rng(2), 3000, offset=1e4)
     query = activations(np.random.default_rng(3), 500, offset=1e4)
-    got = nearest_neighbours(query, support, K)
+    got = nearest_neighbours(query, support, K, precision="fp32")
     assert_exact(got, query, support)
     assert got.fallback_rows < 0.01 * len(query) and got.widened_rows < 0.01 * len(query)
     assert_sets_and_bounds(nearest_neighbours(query, support, K, exact_distances=False), query, support)
@@ -91,7 +91,7 @@ def test_common_offset_equals_brute_force_and_rarely_falls_back():
 def test_exclude_self_on_activations(kind):
     rng = np.random.default_rng(4)
     x = activations(rng, 2000, outliers=0.01) if kind == "outliers" else activations(rng, 2000, offset=1e4)
-    got = nearest_neighbours(x, x, K, exclude_self=True, chunk_size=700)
+    got = nearest_neighbours(x, x, K, exclude_self=True, chunk_size=700, precision="fp32")
     assert_exact(got, x, x, exclude_self=True)
     assert not (got.indices == np.arange(len(x))[:, None]).any()
     assert got.fallback_rows < 0.01 * len(x) and got.widened_rows < 0.01 * len(x)

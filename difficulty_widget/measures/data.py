@@ -26,18 +26,21 @@ def _features_and_labels(features: Any, labels: Any) -> tuple[np.ndarray, np.nda
     return x, check_labels(labels, n=len(x))
 
 
-def knn_label_agreement(features: Any, labels: Any, k: int = 30, *, device: Any = None) -> np.ndarray:
+def knn_label_agreement(
+    features: Any, labels: Any, k: int = 30, *, device: Any = None, precision: str = "auto"
+) -> np.ndarray:
     """Share (float64 in [0, 1]) of each instance's k nearest neighbours, itself excluded, with its label
-    (``device``: where the k-NN search runs, default the CPU)."""
+    (``device``: where the k-NN search runs, default the CPU; ``precision``: of its candidate search, the same
+    result for each)."""
     x, y = _features_and_labels(features, labels)
-    return _agreement(y, y, nearest_neighbours(x, x, k, exclude_self=True, device=device))
+    return _agreement(y, y, nearest_neighbours(x, x, k, exclude_self=True, device=device, precision=precision))
 
 
-def local_density(features: Any, k: int = 30, *, device: Any = None) -> np.ndarray:
+def local_density(features: Any, k: int = 30, *, device: Any = None, precision: str = "auto") -> np.ndarray:
     """Mean Euclidean distance to the k nearest neighbours, itself excluded (high = sparse, atypical;
-    ``device``: where the k-NN search runs, default the CPU)."""
+    ``device``: where the k-NN search runs, default the CPU; ``precision``: of its candidate search)."""
     x = check_features(features, "features")
-    return _density(nearest_neighbours(x, x, k, exclude_self=True, device=device))
+    return _density(nearest_neighbours(x, x, k, exclude_self=True, device=device, precision=precision))
 
 
 def _agreement(query_labels: np.ndarray, support_labels: np.ndarray, nn: Neighbours) -> np.ndarray:
@@ -79,12 +82,20 @@ def class_frequency(labels: Any) -> np.ndarray:
     return np.bincount(y)[y] / len(y)
 
 
-def data_scores(features: Any, labels: Any, support_mask: Any = None, k: int = 30, device: Any = None) -> pd.DataFrame:
+def data_scores(
+    features: Any,
+    labels: Any,
+    support_mask: Any = None,
+    k: int = 30,
+    device: Any = None,
+    precision: str = "auto",
+) -> pd.DataFrame:
     """Registry adapter: the four data-perspective columns for every row of a table.
 
     The support set is the rows of ``support_mask`` (every row when ``None``): support rows are measured among
     themselves (each excluding itself), the other rows against the support rows; class frequency is the share
-    of the support set with the instance's label. ``device``: where the k-NN search runs (default the CPU).
+    of the support set with the instance's label. ``device``: where the k-NN search runs (default the CPU);
+    ``precision``: of its candidate search (the same result for each).
     """
     x, y = _features_and_labels(features, labels)
     rows = SupportRows.from_mask(support_mask, len(x))
@@ -98,7 +109,9 @@ def data_scores(features: Any, labels: Any, support_mask: Any = None, k: int = 3
         if query_rows.size:
             query_x = support_x if exclude_self else rows.take(x, query_rows)
             query_y = y[query_rows]
-            nn = nearest_neighbours(query_x, support_x, k, exclude_self=exclude_self, device=device)  # two scores
+            nn = nearest_neighbours(
+                query_x, support_x, k, exclude_self=exclude_self, device=device, precision=precision
+            )  # two scores
             frame = pd.DataFrame(
                 {
                     "knn_agreement": _agreement(query_y, support_y, nn),
@@ -111,7 +124,7 @@ def data_scores(features: Any, labels: Any, support_mask: Any = None, k: int = 3
     return combine(parts, rows.n)
 
 
-_OPTIONAL = ("support_mask", "device")
+_OPTIONAL = ("support_mask", "device", "precision")
 for _measure in (
     Measure(
         "knn_agreement", "data", ("features", "labels"), "hard = low", "[0, 1]",

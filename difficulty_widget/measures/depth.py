@@ -41,7 +41,8 @@ class DepthResult:
     ``vote_matches`` (N x L bool: vote == final prediction) and, when the query labels were given,
     ``agreement`` (N x L float32: share of the k neighbours with the query's own label); per probe, how many
     query rows the k-NN search settled only with a wider candidate search (``widened_rows``) or the full float64
-    pass (``fallback_rows``)."""
+    pass (``fallback_rows``); the precision of each probe's candidate search (``precisions``) and the rows a
+    bfloat16 search left to float32 (``rechecked_rows``)."""
 
     depth: np.ndarray
     votes: np.ndarray
@@ -50,6 +51,8 @@ class DepthResult:
     agreement: np.ndarray | None = None
     fallback_rows: list[int] = field(default_factory=list)
     widened_rows: list[int] = field(default_factory=list)
+    precisions: list[str] = field(default_factory=list)
+    rechecked_rows: list[int] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"prediction_depth": self.depth, "depth_undetermined": self.undetermined})
@@ -76,6 +79,7 @@ def prediction_depth(
     progress: bool = True,
     query_labels: Any = None,
     device: Any = None,
+    precision: str = "auto",
 ) -> DepthResult:
     """Prediction depth of each query.
 
@@ -90,6 +94,8 @@ def prediction_depth(
     query_labels : optional (N_query,) labels of the queries; then ``agreement`` holds, per probe, the share of
         each query's k neighbours whose label equals its own (from the neighbours of the vote: no extra search).
     device : where the k-NN search runs (a torch device or its name, e.g. ``"cuda"``); default the CPU.
+    precision : of the k-NN candidate search (``"auto"``, ``"bf16"``, ``"fp32"``, ``"fp64"``; see
+        :func:`~difficulty_widget.measures.knn.nearest_neighbours`). The depths are the same for each.
     """
     if isinstance(query_probes, np.ndarray) or isinstance(support_probes, np.ndarray):
         raise ValueError("query_probes and support_probes must be sequences of arrays, one per probe layer")
@@ -111,14 +117,16 @@ def prediction_depth(
     n_classes = int(max(labels.max(), preds.max(), -1 if own is None else own.max())) + 1
     votes = np.empty((n_q, len(queries)), dtype=np.int64)
     agreement = None if own is None else np.empty((n_q, len(queries)), dtype=np.float32)
-    fallback_rows, widened_rows = [], []
+    fallback_rows, widened_rows, precisions, rechecked_rows = [], [], [], []
     for layer in tqdm(range(len(queries)), desc="prediction depth", unit="probe", disable=not progress, leave=False):
         nn = nearest_neighbours(
             queries[layer], supports[layer], k, exclude_self=exclude_self, exact_distances=False,
-            chunk_size=chunk_size, device=device,
+            chunk_size=chunk_size, device=device, precision=precision,
         )  # fmt: skip
         fallback_rows.append(nn.fallback_rows)
         widened_rows.append(nn.widened_rows)
+        precisions.append(nn.precision)
+        rechecked_rows.append(nn.rechecked_rows)
         votes[:, layer], counts = _vote(labels, nn, queries[layer], supports[layer], n_classes)
         if agreement is not None:
             # the neighbours' count of the query's own class, read from the vote's class counts
@@ -126,7 +134,8 @@ def prediction_depth(
     depth, undetermined = depth_from_votes(votes, preds)
     return DepthResult(
         depth=depth, votes=votes, undetermined=undetermined, vote_matches=votes == preds[:, None],
-        agreement=agreement, fallback_rows=fallback_rows, widened_rows=widened_rows,
+        agreement=agreement, fallback_rows=fallback_rows, widened_rows=widened_rows, precisions=precisions,
+        rechecked_rows=rechecked_rows,
     )  # fmt: skip
 
 
@@ -173,6 +182,7 @@ def depth_flow(
     support_mask: Any = None,
     progress: bool = False,
     device: Any = None,
+    precision: str = "auto",
 ) -> DepthFlow:
     """Prediction depth (k = 30) and, from the same neighbours, per probe the k-NN label agreement and whether
     the probe's vote equals the final prediction, for every row of a table.
@@ -180,7 +190,7 @@ def depth_flow(
     ``probes`` holds one (N x d_l) array per probe layer for all N rows. The support set is the rows of
     ``support_mask`` (every row when ``None``): support rows are measured against the others (themselves
     excluded), the remaining rows against all support rows. ``device``: where the k-NN search runs (default the
-    CPU).
+    CPU); ``precision``: of its candidate search (the result is the same for each; see :func:`prediction_depth`).
     """
     rows = SupportRows.from_mask(support_mask, len(labels))
     labels = check_labels(labels, name="labels")
@@ -201,7 +211,7 @@ def depth_flow(
             queries = support if exclude_self else [rows.take(p, query_rows) for p in probes]
             result = prediction_depth(
                 queries, support, support_labels, predictions[query_rows], k=k, exclude_self=exclude_self,
-                progress=progress, query_labels=labels[query_rows], device=device,
+                progress=progress, query_labels=labels[query_rows], device=device, precision=precision,
             )  # fmt: skip
             parts.append((result.to_frame(), query_rows))
             agreement[query_rows] = result.agreement
@@ -216,13 +226,16 @@ def depth_scores(
     support_mask: Any = None,
     progress: bool = False,
     device: Any = None,
+    precision: str = "auto",
 ) -> pd.DataFrame:
     """Registry adapter: the two depth columns of :func:`depth_flow` (same arguments)."""
-    return depth_flow(probes, labels, predictions, support_mask=support_mask, progress=progress, device=device).frame
+    return depth_flow(
+        probes, labels, predictions, support_mask=support_mask, progress=progress, device=device, precision=precision
+    ).frame
 
 
 _INPUTS = ("probes", "labels", "predictions")
-_OPTIONAL = ("support_mask", "progress", "device")
+_OPTIONAL = ("support_mask", "progress", "device", "precision")
 register(
     Measure(
         name="prediction_depth",

@@ -71,6 +71,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,19 @@ _GROUP = 8  # columns per group in the search for the smallest distances of a ro
 EXTRA_CANDIDATES = 16
 #: Factors by which the candidates of a row that the first search could not prove are widened, in turn.
 WIDENING = (8, 64)
+#: Extra bfloat16 candidates per row beyond k: the bfloat16 bound (about 2^-6 |x||y|) leaves a wider band.
+BF16_EXTRA_CANDIDATES = 64
+#: The precisions of the candidate search (``nearest_neighbours(precision=...)``).
+PRECISIONS = ("auto", "bf16", "fp32", "fp64")
+_UNIT_ROUNDOFF_BF16 = 2.0**-8
+_UNIT_ROUNDOFF64 = 2.0**-53
+# unit of the float32 accumulation inside a bfloat16 product: twice IEEE's 2^-24 on the CPU (any rounding
+# direction), 2^-22 on CUDA tensor cores (they truncate, and align significands before adding)
+_ACCUMULATION_UNIT = {"cpu": 2.0**-23, "cuda": 2.0**-22}
+_BF16_PAD = 32  # product width multiple (a bfloat16 tile row on AMX)
+_BF16_MIN_FEATURES = 64  # auto: fewer features than this stay float32 (short products gain nothing in bfloat16)
+_BF16_MIN_QUERIES = 256  # auto: fewer queries than this stay float32 (the bfloat16 copy would not pay)
+_BF16_MIN_CERTIFIED = 0.5  # auto: when fewer rows of the first chunk are proven in bfloat16, the rest go float32
 
 
 @dataclass
@@ -108,6 +122,9 @@ class Neighbours:
     fallback_rows: int = 0  # rows that needed the full float64 pass (for benchmarks and tests)
     error_bounds: np.ndarray | None = None  # per row, a bound on |sq_distances - exact| (None: exact)
     widened_rows: int = 0  # rows searched again with more candidates (before any fallback)
+    precision: str = "fp32"  # the precision of the first candidate search
+    rechecked_rows: int = 0  # rows the bfloat16 search could not prove, searched again in float32
+    remeasured_rows: int = 0  # rows whose set needed float64 re-measurements of near-tie candidates
 
 
 def check_features(features: Any, name: str) -> np.ndarray:
@@ -128,6 +145,13 @@ def check_features(features: Any, name: str) -> np.ndarray:
     return arr
 
 
+def check_precision(precision: Any) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a ``ValueError`` naming them."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    return precision
+
+
 def nearest_neighbours(
     query: Any,
     support: Any,
@@ -137,6 +161,7 @@ def nearest_neighbours(
     exact_distances: bool = True,
     chunk_size: int | None = None,
     device: Any = None,
+    precision: str = "auto",
 ) -> Neighbours:
     """The exact ``k`` nearest support points of every query (see the module docstring for the rule).
 
@@ -152,6 +177,14 @@ def nearest_neighbours(
     which the original support set is copied to the device too; on the CPU the caller's arrays are used), with
     chunks of 8192 rows and blocks of 2**27 values by default. ``fallback_rows`` and ``widened_rows`` of the
     result count the rows that needed the full float64 pass and a wider candidate search.
+
+    ``precision`` is that of the candidate search; the result is the same for each. ``"bf16"``: bfloat16
+    products (float32 accumulation) select ``k + 64`` candidates per row; the rows they cannot prove are searched
+    again in float32 (``rechecked_rows``). ``"fp32"``: float32 products; ``"fp64"``: float64 products.
+    ``"auto"`` (default): ``"bf16"`` where the device multiplies bfloat16 fast (CUDA; a CPU with AVX512-BF16 or
+    AMX) and passes a check of its accumulation, with at least 64 features and 256 queries, switching to float32
+    when under half the rows of the first chunk are proven; else ``"fp32"``. ``precision`` of the result says
+    which was used.
     """
     import torch  # imported here: scoring from a DataFrame never loads torch
 
@@ -171,13 +204,15 @@ def nearest_neighbours(
     dev = torch.device(device) if device is not None else torch.device("cpu")
     if dev.type == "mps":
         raise ValueError("device='mps' is not supported: the exact k-NN search needs float64 on its device")
+    check_precision(precision)
     with _ieee_float32():
-        return _Search(q, s, k, exclude_self, dev, chunk_size).run(exact_distances)
+        return _Search(q, s, k, exclude_self, dev, chunk_size, precision).run(exact_distances)
 
 
 @contextmanager
 def _ieee_float32() -> Iterator[None]:
-    """IEEE float32 matrix products inside (no TF32 on CUDA, no bf16 in oneDNN), the settings restored after.
+    """IEEE float32 matrix products inside (no TF32 on CUDA, no bf16 in oneDNN) and float32 sums in bfloat16
+    products (no reduced-precision split-K reductions on CUDA), the settings restored after.
 
     Uses the ``fp32_precision`` settings where torch has them (mixing them with the legacy ``allow_tf32`` flags
     makes torch raise), else ``allow_tf32`` of cuBLAS and cuDNN and the float32 matmul precision."""
@@ -199,6 +234,10 @@ def _ieee_float32() -> Iterator[None]:
             for obj in (backends.cuda.matmul, backends.cudnn):
                 saved.append((obj, "allow_tf32", obj.allow_tf32))
                 obj.allow_tf32 = False
+        for flag in ("allow_bf16_reduced_precision_reduction", "allow_fp16_reduced_precision_reduction"):
+            if isinstance(getattr(backends.cuda.matmul, flag, None), bool):  # split-K sums kept in float32
+                saved.append((backends.cuda.matmul, flag, getattr(backends.cuda.matmul, flag)))
+                setattr(backends.cuda.matmul, flag, False)
         yield
     finally:
         for obj, name, value in reversed(saved):
@@ -209,10 +248,20 @@ def _ieee_float32() -> Iterator[None]:
 
 
 class _Search:
-    """One call of :func:`nearest_neighbours`: the centred float32 support set, its norms, the bound's constants,
-    the float64 re-measurements, and the passes over the queries."""
+    """One call of :func:`nearest_neighbours`: the centred support set (float32, or float64 for ``"fp64"``; with
+    a bfloat16 copy for ``"bf16"``), its norms, the bounds' constants, the float64 re-measurements, and the
+    passes over the queries."""
 
-    def __init__(self, q: np.ndarray, s: np.ndarray, k: int, exclude_self: bool, dev: Any, chunk_size: int | None):
+    def __init__(
+        self,
+        q: np.ndarray,
+        s: np.ndarray,
+        k: int,
+        exclude_self: bool,
+        dev: Any,
+        chunk_size: int | None,
+        precision: str = "fp32",
+    ):
         import torch
 
         self.q, self.s, self.k, self.exclude_self, self.dev = q, s, k, exclude_self, dev
@@ -229,23 +278,86 @@ class _Search:
         self.width = -(-n_s // n_blocks)
         self.exact: _HostExact | _DeviceExact = _HostExact(q, s) if host else _DeviceExact(q, s, dev)
         source = s if host else self.exact.s_dev
+        self.dtype = torch.float64 if precision == "fp64" else torch.float32
+        unit = _UNIT_ROUNDOFF64 if precision == "fp64" else _UNIT_ROUNDOFF32
         sample_mean_sq, spread = _sample_moments(source, dev)  # |mean|^2, mean squared distance to it (estimates)
         if sample_mean_sq > _CENTRE_GAIN * spread or not np.isfinite(spread):
             self.centre32 = _mean(source, dev).float()
-            self.s32, s_norms = _centred(source, self.centre32, dev)
-        else:  # centring would shrink the norms by under 5%: the support set as it is, no copy where possible
+        else:  # centring would shrink the norms by under 5%: the support set as it is
             self.centre32 = torch.zeros(d, dtype=torch.float32, device=dev)
-            if host and source.dtype == np.float32 and source.flags.c_contiguous:
-                self.s32, s_norms = torch.from_numpy(source), torch.from_numpy(_host_norms(source))
-            else:
-                self.s32, s_norms = _centred(source, self.centre32, dev)
-        self.s_sq32 = (s_norms * s_norms).float()  # |y|^2 rounded to float32, for the product
-        self.nu = s_norms.cpu().numpy()  # float64 norms of the centred float32 rows
-        self.nu_sorted = np.sort(self.nu)
+        self.source = source
         # the bound's constant; from 2^22 features on, the slack terms no longer hold: every row is recomputed
-        self.coef = (d + 8) * _UNIT_ROUNDOFF32 / (1 - (d + 8) * _UNIT_ROUNDOFF32) if d < 2**22 else np.inf
+        self.coef = (d + 8) * unit / (1 - (d + 8) * unit) if d < 2**22 else np.inf
+        self.auto = precision == "auto"
+        self.remeasured = 0  # rows whose set needed float64 re-measurements of near-tie candidates
+        self.s16 = self.s_float = None
+        if precision == "bf16" or (self.auto and _bf16_pays(dev, d, len(q))):
+            self._prepare_bf16(forced=precision == "bf16")  # the float32 copy only if a row needs it
+        if self.s16 is None:
+            self._prepare_float()
+        self.nu_sorted = np.sort(self.nu)
         self.eta = (d + 2) * 2.0**-120 * (1 + float(self.nu.max()))  # per row: times (1 + |x|)
-        self.block = torch.empty(self.rows * self.width, dtype=torch.float32, device=dev)  # one, reused
+        self.precision = "bf16" if self.s16 is not None else ("fp64" if precision == "fp64" else "fp32")
+
+    def _prepare_float(self) -> None:
+        """The centred support set in the product's precision (float32, or float64 for ``"fp64"``; without a copy
+        where it is float32 and not centred), its squared norms and the product buffer."""
+        import torch
+
+        source, dev = self.source, self.dev
+        if not self.centre32.any() and _on_host(dev) and source.dtype == np.float32 and source.flags.c_contiguous:
+            if self.dtype == torch.float32:
+                self.s_float = torch.from_numpy(source)
+                norms = _host_norms(source) if self.s16 is None else None
+        if self.s_float is None:
+            self.s_float, norms = _centred(source, self.centre32, dev, self.dtype)
+            norms = norms.cpu().numpy()
+        if self.s16 is None:  # else the norms are those of the bfloat16 pass (the same float32 rows)
+            self.nu = norms  # float64 norms of the centred rows
+        self.s_sq = torch.from_numpy(self.nu * self.nu).to(dev, self.dtype)  # |y|^2 rounded to the precision
+        self.block = torch.empty(self.rows * self.width, dtype=self.dtype, device=dev)  # one, reused
+
+    def _prepare_bf16(self, forced: bool) -> None:
+        """The bfloat16 copy of the support set augmented for one product per block (``_augmented_bf16``), made
+        block by block from the centred float32 rows (no full float32 copy), its buffer and the bound's constants
+        (module docstring), if this device sums bfloat16 products in float32."""
+        import torch
+
+        d = self.s.shape[1]
+        self.depth16 = -(-(d + 6) // _BF16_PAD) * _BF16_PAD
+        if not _bf16_sums_in_float32(self.dev, self.rows, self.width, self.depth16):
+            if forced:
+                raise ValueError(
+                    f"precision='bf16': bfloat16 products on {self.dev} do not keep their sums in float32, so no "
+                    "bound holds for them; use precision='fp32'"
+                )
+            return
+        acc = _ACCUMULATION_UNIT.get(self.dev.type, 2.0**-22) * self.depth16
+        u = _UNIT_ROUNDOFF_BF16
+        # times (|x| + |y|)^2: the float32 sums, the centring, the norms in three bfloat16 parts, float64 slack
+        self.c_sum = acc / (1 - acc) * (1 + 2.0**-6) + 4 * _UNIT_ROUNDOFF32 + 2.0**-22
+        self.c_value = u / (1 - u) * (1 + 2.0**-20)  # times |V|: the product's output rounded to bfloat16
+        n_s = len(self.source)
+        self.s16 = torch.empty((n_s, self.depth16), dtype=torch.bfloat16, device=self.dev)
+        norms = torch.empty(n_s, dtype=torch.float64, device=self.dev)
+        residuals = torch.empty(n_s, dtype=torch.float64, device=self.dev)
+        step = max(1, 4 * _CHECK_VALUES // d)
+        for i in range(0, n_s, step):
+            part = self.source[i : i + step]
+            if isinstance(part, np.ndarray) and part.dtype == np.float32:
+                part = torch.from_numpy(part).to(self.dev)
+            if isinstance(part, torch.Tensor) and part.dtype == torch.float32:
+                part = part - self.centre32  # the exact difference, rounded once (as in _centred)
+                torch.linalg.vector_norm(part, 2, dim=1, dtype=torch.float64, out=norms[i : i + step])
+            else:
+                part, norms[i : i + step] = _centred(part, self.centre32, self.dev)
+            _augmented_bf16(part, norms[i : i + step], support=True, out=self.s16[i : i + step],
+                            residuals=residuals[i : i + step])  # fmt: skip
+        self.nu = norms.cpu().numpy()  # float64 norms of the centred float32 rows
+        self.r16 = residuals.cpu().numpy()  # |y - bf16(y)| per support row
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.rho16 = float(np.max(np.where(self.nu > 0, self.r16 / self.nu, 0.0)))  # the largest share
+        self.block16 = torch.empty(self.rows * self.width, dtype=torch.bfloat16, device=self.dev)
 
     def run(self, exact_distances: bool) -> Neighbours:
         n_q, k = len(self.q), self.k
@@ -253,12 +365,33 @@ class _Search:
         sq_dist = np.empty((n_q, k), dtype=np.float64)
         bounds = np.zeros(n_q, dtype=np.float64)
         n_cand = min(k + EXTRA_CANDIDATES, self.available)
-        pending = []
+        n_cand16 = min(k + BF16_EXTRA_CANDIDATES, self.available)
+        pending, recheck = [], []
         for start in range(0, n_q, self.chunk_size):
             rows = np.arange(start, min(n_q, start + self.chunk_size))
-            pending.append(self._pass(rows, n_cand, indices, sq_dist, bounds))
-        pending_rows = np.concatenate(pending)
-        widened = len(pending_rows)
+            if self.s16 is None:
+                pending.append(self._pass(rows, n_cand, indices, sq_dist, bounds))
+                continue
+            recheck.append(self._pass(rows, n_cand16, indices, sq_dist, bounds, bf16=True))
+            if self.auto and start == 0 and len(recheck[0]) > (1 - _BF16_MIN_CERTIFIED) * len(rows):
+                self.s16 = self.block16 = None  # too few rows proven in bfloat16: the rest in float32
+                self.precision = "fp32"
+                self._prepare_float()
+        rechecked = np.concatenate(recheck) if recheck else np.empty(0, dtype=np.int64)
+        widened = len(rechecked) if self.s16 is not None else 0
+        if len(rechecked) and self.s16 is not None and n_cand16 < self.available:
+            n_wide = min(self.available, WIDENING[0] * n_cand16)  # a wider bfloat16 search first
+            step = max(1, min(self.rows, self.rows * n_cand16 // n_wide))
+            batches = [rechecked[i : i + step] for i in range(0, len(rechecked), step)]
+            rechecked = np.concatenate([self._pass(b, n_wide, indices, sq_dist, bounds, bf16=True) for b in batches])
+        if len(rechecked) and self.s_float is None:
+            self.s16 = self.block16 = None
+            self._prepare_float()
+        for i in range(0, len(rechecked), self.rows):
+            pending.append(self._pass(rechecked[i : i + self.rows], n_cand, indices, sq_dist, bounds))
+        self.s16 = self.block16 = None
+        pending_rows = np.concatenate(pending) if pending else np.empty(0, dtype=np.int64)
+        widened += len(pending_rows)
         for factor in WIDENING:
             if not pending_rows.size or n_cand >= self.available:
                 break
@@ -277,33 +410,58 @@ class _Search:
                 order = np.lexsort((indices[start:stop], exact), axis=-1)  # by distance, then index
                 indices[start:stop] = np.take_along_axis(indices[start:stop], order, 1)
                 sq_dist[start:stop] = np.take_along_axis(exact, order, 1)
-        del self.block
+        self.block = None
         return Neighbours(
             indices=indices,
             sq_distances=sq_dist,
             fallback_rows=len(pending_rows),
             error_bounds=None if exact_distances else bounds,
             widened_rows=widened,
+            precision=self.precision,
+            rechecked_rows=len(rechecked),
+            remeasured_rows=self.remeasured,
         )
 
     def _pass(
-        self, rows: np.ndarray, n_cand: int, indices: np.ndarray, sq_dist: np.ndarray, bounds: np.ndarray
+        self,
+        rows: np.ndarray,
+        n_cand: int,
+        indices: np.ndarray,
+        sq_dist: np.ndarray,
+        bounds: np.ndarray,
+        bf16: bool = False,
     ) -> np.ndarray:
-        """Search query ``rows`` for ``n_cand`` float32 candidates each and settle the proven rows into the
-        outputs; returns the rows not proven."""
+        """Search query ``rows`` for ``n_cand`` candidates each (in bfloat16 with ``bf16``, else in the support
+        copy's precision) and settle the proven rows into the outputs; returns the rows not proven."""
         import torch
 
         contiguous = rows[-1] - rows[0] == len(rows) - 1
-        q32, mu = _centred(self.q[rows[0] : rows[-1] + 1] if contiguous else self.q[rows], self.centre32, self.dev)
-        mu = mu.cpu().numpy()
-        q_sq = mu * mu
+        part = self.q[rows[0] : rows[-1] + 1] if contiguous else self.q[rows]
+        q_float, mu = _centred(part, self.centre32, self.dev, torch.float32 if bf16 else self.dtype)
         own = torch.from_numpy(rows).to(self.dev) if self.exclude_self else None
-        top_vals, top_idx = _smallest32(q32, self.s32, self.s_sq32, n_cand, self.width, self.block, own)
-        vals = top_vals.double().cpu().numpy() + q_sq[:, None]
-        cand = top_idx.cpu().numpy()
-        eta = self.eta * (1 + mu)
-        err = self.coef * (mu[:, None] + self.nu[cand]) ** 2 + eta[:, None]
-        chosen, proven = self._settle(rows, vals, cand, err, mu, eta, n_cand == self.available)
+        eta = self.eta * (1 + mu.cpu().numpy())
+        if bf16:
+            q16 = torch.empty((len(rows), self.depth16), dtype=torch.bfloat16, device=self.dev)
+            r_q = torch.empty(len(rows), dtype=torch.float64, device=self.dev)
+            _augmented_bf16(q_float, mu, support=False, out=q16, residuals=r_q)
+            top_vals, top_idx = _smallest_bf16(q16, self.s16, n_cand, self.width, self.block16, own)
+            mu, r_q = mu.cpu().numpy(), r_q.cpu().numpy()
+            vals = top_vals.double().cpu().numpy()  # |x|^2 is in the product
+            cand = top_idx.cpu().numpy()
+            nu = self.nu[cand]
+            # 2 |x.y - bf16(x).bf16(y)| <= 2 (|bf16(x)| |y - bf16(y)| + |x - bf16(x)| |y|) (Cauchy-Schwarz)
+            pair = 2 * ((mu + r_q)[:, None] * self.r16[cand] + r_q[:, None] * nu) * (1 + 2.0**-20)
+            err = pair + self.c_sum * (mu[:, None] + nu) ** 2 + self.c_value * np.abs(vals) + eta[:, None]
+            slope = 2 * ((mu + r_q) * self.rho16 + r_q) * (1 + 2.0**-20)  # pair <= slope |y| for every y
+            outsiders = (self.c_sum, 1 - self.c_value, slope)
+        else:
+            mu = mu.cpu().numpy()
+            top_vals, top_idx = _smallest32(q_float, self.s_float, self.s_sq, n_cand, self.width, self.block, own)
+            vals = top_vals.double().cpu().numpy() + (mu * mu)[:, None]
+            cand = top_idx.cpu().numpy()
+            err = self.coef * (mu[:, None] + self.nu[cand]) ** 2 + eta[:, None]
+            outsiders = (self.coef, 1.0)
+        chosen, proven = self._settle(rows, vals, cand, err, mu, eta, n_cand == self.available, outsiders)
         done = rows[proven]
         indices[done] = np.take_along_axis(cand[proven], chosen, 1)
         sq_dist[done] = np.take_along_axis(vals[proven], chosen, 1)
@@ -319,11 +477,12 @@ class _Search:
         mu: np.ndarray,
         eta: np.ndarray,
         all_in: bool,
+        outsiders: tuple[float, float],
     ) -> tuple[np.ndarray, np.ndarray]:
         """The exact k nearest from each row's float32 candidates (``vals`` ascending, ``cand`` their indices,
         ``err`` their error bounds; see the module docstring): the positions (into the candidates, ascending)
         of the neighbours of the proven rows, and the proven mask (``all_in``: the candidates are the whole
-        support set, so every row is proven)."""
+        support set, so every row is proven; ``outsiders``: the constants of :meth:`_no_outsider`)."""
         k, m = self.k, vals.shape[1]
         lower, upper = vals - err, vals + err
         kth_upper = np.partition(upper, k - 1, axis=1)[:, k - 1]
@@ -334,9 +493,10 @@ class _Search:
         finite = np.isfinite(vals).all(axis=1) & np.isfinite(err).all(axis=1) & (mu + self.nu_sorted[-1] < 2.0**60)
         proven = finite & (live.sum(axis=1) >= k)
         if not all_in:
-            proven &= self._no_outsider(mu, vals[:, -1], kth_upper, eta)
+            proven &= self._no_outsider(mu, vals[:, -1], kth_upper, eta, *outsiders)
         keep = live[proven]
         banded = np.flatnonzero(keep.sum(axis=1) > k)  # most rows: exactly k not out, the neighbours
+        self.remeasured += banded.size
         if banded.size:
             band = keep[banded] & ~sure[proven][banded]
             band_rows, band_pos = np.nonzero(band)  # by row, then position
@@ -354,12 +514,26 @@ class _Search:
         chosen = np.nonzero(keep)[1].reshape(-1, k)  # positions in float32 order
         return chosen, proven
 
-    def _no_outsider(self, mu: np.ndarray, v_last: np.ndarray, kth_upper: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    def _no_outsider(
+        self,
+        mu: np.ndarray,
+        v_last: np.ndarray,
+        kth_upper: np.ndarray,
+        eta: np.ndarray,
+        coef: float,
+        last_scale: float,
+        slope: np.ndarray | float = 0.0,
+    ) -> np.ndarray:
         """Per row: no support point outside the candidates can have a distance <= ``kth_upper``, from the
-        float32 values (every outsider's is >= ``v_last``) and the triangle inequality (module docstring)."""
-        gap = v_last - kth_upper - eta
+        computed values (every outsider's is >= ``v_last``; its error, for a support norm ``b``, at most
+        ``slope b + coef (|x| + b)^2 + eta`` plus ``(1 - last_scale)`` times the value) and the triangle
+        inequality (module docstring)."""
+        gap = last_scale * v_last - kth_upper - eta
+        # the norm t = |x| + b at which the error reaches the gap: c t^2 + slope t = gap + slope |x|
+        room = np.maximum(gap, 0.0) + slope * mu
         with np.errstate(invalid="ignore"):
-            reach = np.sqrt(np.maximum(gap, 0.0) / self.coef) * (1 - _SAFETY) - mu * (1 + _SAFETY)
+            t = 2 * room / (slope + np.sqrt(slope * slope + 4 * coef * room))  # the stable root
+            reach = t * (1 - _SAFETY) - mu * (1 + _SAFETY)
             # norms below b_a: ruled out by the float32 value; outside [beta_lo, beta_hi]: by the norms
             b_a = np.where(gap > 0, reach, -np.inf)
             root = np.sqrt(np.maximum(kth_upper, 0.0) / (1 - _FLOAT64_SLACK)) * (1 + _SAFETY)
@@ -440,12 +614,14 @@ def _host_norms(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def _centred(x: Any, centre32: Any, dev: Any) -> tuple[Any, Any]:
-    """``fl32(x - centre32)`` as a float32 tensor on ``dev`` and its rows' norms (computed in float64), block by
-    block (one float32 copy; no float64 copy of ``x``). ``x`` is a numpy array or a tensor on ``dev``."""
+def _centred(x: Any, centre32: Any, dev: Any, dtype: Any = None) -> tuple[Any, Any]:
+    """``fl(x - centre32)`` as a tensor on ``dev`` in ``dtype`` (default float32) and its rows' norms (computed in
+    float64), block by block (one copy; no float64 copy of ``x`` unless ``dtype`` is float64). ``x`` is a numpy
+    array or a tensor on ``dev``."""
     import torch
 
-    out = torch.empty(x.shape, dtype=torch.float32, device=dev)
+    dtype = torch.float32 if dtype is None else dtype
+    out = torch.empty(x.shape, dtype=dtype, device=dev)
     norms = torch.empty(len(x), dtype=torch.float64, device=dev)
     if isinstance(x, np.ndarray) and _on_host(dev):
         out_np, norms_np, c32 = out.numpy(), norms.numpy(), centre32.numpy()
@@ -454,10 +630,10 @@ def _centred(x: Any, centre32: Any, dev: Any) -> tuple[Any, Any]:
         tmp = np.empty((min(step, len(x)), x.shape[1]), dtype=np.float64)  # one, reused
         for i in range(0, len(x), step):
             part, rows, t = x[i : i + step], out_np[i : i + step], tmp[: len(x[i : i + step])]
-            if part.dtype in (np.float32, np.float16):
+            if part.dtype in (np.float32, np.float16) and rows.dtype == np.float32:
                 np.subtract(part, c32, out=rows)  # the exact difference, rounded once
                 t[...] = rows
-            else:  # float64 or integers: the difference in float64, then rounded to float32
+            else:  # float64 or integers, or a float64 copy: the difference in float64, then rounded
                 np.subtract(part, c64, out=t)
                 rows[...] = t
                 t[...] = rows
@@ -466,20 +642,116 @@ def _centred(x: Any, centre32: Any, dev: Any) -> tuple[Any, Any]:
     centre64 = centre32.double()
     for i, part in _blocks(x, dev):
         rows = out[i : i + len(part)]
-        if part.dtype == torch.float64:
-            rows.copy_(part - centre64)  # in float64, then rounded to float32
+        if part.dtype == torch.float64 or dtype == torch.float64:
+            rows.copy_(part.double() - centre64)  # in float64, then rounded
         else:
             torch.sub(part.float(), centre32, out=rows)  # the exact difference, rounded once
         torch.linalg.vector_norm(rows, 2, dim=1, dtype=torch.float64, out=norms[i : i + len(part)])
     return out, norms
 
 
+def _augmented_bf16(x: Any, norms: Any, support: bool, out: Any, residuals: Any) -> None:
+    """Rows of float32 ``x`` (norms ``norms``, float64) in bfloat16 into ``out`` (bfloat16, at least ``d + 6``
+    columns), laid out so that one product of a query block with a support block gives ``|x|^2 + |y|^2 -
+    2 x.y`` directly: a support row is ``[y, n1, n2, n3, 1, 1, 1, 0...]``, a query row ``[-2 x, 1, 1, 1, n1, n2,
+    n3, 0...]``, where ``n1 + n2 + n3`` is the squared norm in three bfloat16 parts (a residual under 2^-23 of
+    it). ``-2`` scales exactly, so the product's error is that of the rounded inputs, the float32 sums and the
+    rounded output (module docstring). ``residuals`` receives the norms ``|x - bf16(x)|`` (float64). ``x`` may
+    be overwritten."""
+    import torch
+
+    n, d = x.shape
+    rounded = out[:, :d]
+    rounded.copy_(x)  # rounded to nearest (even)
+    torch.linalg.vector_norm(x.sub_(rounded.float()), 2, dim=1, dtype=torch.float64, out=residuals)  # exact
+    if not support:
+        rounded.mul_(-2.0)
+    out[:, d + 6 :] = 0.0
+    rest = norms * norms
+    parts = []
+    for _ in range(3):
+        piece = rest.to(torch.bfloat16)
+        parts.append(piece)
+        rest = rest - piece.double()  # exact in float64
+    pieces, ones = torch.stack(parts, 1), torch.ones((n, 3), dtype=torch.bfloat16, device=x.device)
+    out[:, d : d + 3], out[:, d + 3 : d + 6] = (pieces, ones) if support else (ones, pieces)
+
+
+def _smallest_bf16(q16: Any, s16: Any, n_cand: int, width: int, block: Any, own: Any | None) -> tuple[Any, Any]:
+    """The ``n_cand`` smallest bfloat16 values of ``|x|^2 + |y|^2 - 2 x.y`` per query row (ascending) and their
+    support indices, from products of the augmented rows (``_augmented_bf16``) of at most ``width`` support
+    columns written into ``block``; ``own`` as in :func:`_smallest32`."""
+    import torch
+
+    m, n_s = len(q16), len(s16)
+    vals, idx = [], []
+    for lo in range(0, n_s, width):
+        hi = min(n_s, lo + width)
+        d16 = torch.mm(q16, s16[lo:hi].T, out=block[: m * (hi - lo)].view(m, hi - lo))
+        if own is not None:
+            inside = torch.nonzero((own >= lo) & (own < hi)).squeeze(1)
+            d16[inside, own[inside] - lo] = float("inf")  # each query's own row
+        v, i = _smallest_unsorted(d16, min(n_cand, hi - lo))
+        vals.append(v)
+        idx.append(i + lo)
+    top_vals, pos = torch.topk(torch.cat(vals, 1), n_cand, dim=1, largest=False, sorted=True)
+    return top_vals, torch.cat(idx, 1).gather(1, pos)
+
+
+@lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def _bf16_pays(dev: Any, n_features: int, n_queries: int) -> bool:
+    """``precision="auto"``: whether a bfloat16 search pays here: a device that multiplies bfloat16 fast (CUDA
+    from compute capability 8, or a CPU with AVX512-BF16 or AMX), enough features and enough queries."""
+    import torch
+
+    if n_features < _BF16_MIN_FEATURES or n_queries < _BF16_MIN_QUERIES:
+        return False
+    if dev.type == "cuda":
+        return torch.cuda.get_device_capability(dev)[0] >= 8
+    return dev.type == "cpu" and bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+
+
+_SUMS_CHECKED: dict[tuple[str, int, int, int], bool] = {}
+
+
+def _bf16_sums_in_float32(dev: Any, rows: int, width: int, depth: int) -> bool:
+    """Whether a bfloat16 product of these shapes on ``dev`` keeps its sums in float32 until the output is
+    rounded (the bound assumes it): one product of the same shapes whose last entry sums ``B``, ``m`` ones and
+    ``-B`` (``m`` a power of two, ``B = 2^9 m``) comes out exactly ``m`` only if no partial sum holding ``B``
+    was rounded to bfloat16 (8 bits: its spacing near ``B`` is ``4 m``). Cached per device and shapes."""
+    import torch
+
+    key = (str(dev), rows, width, depth)
+    if key not in _SUMS_CHECKED:
+        ones = 2 ** int(np.log2(depth - 2))
+        big = 2.0 ** (int(np.log2(ones)) + 9)
+        a = torch.zeros((rows, depth), dtype=torch.bfloat16, device=dev)
+        b = torch.zeros((width, depth), dtype=torch.bfloat16, device=dev)
+        a[-1] = 1.0
+        b[-1, 0], b[-1, 1 : 1 + ones], b[-1, depth - 1] = big, 1.0, -big
+        out = torch.mm(a, b.T)
+        _SUMS_CHECKED[key] = out[-1, -1].item() == ones and not out[:-1].any().item() and not out[:, :-1].any().item()
+    return _SUMS_CHECKED[key]
+
+
 def _smallest32(
     q32: Any, s32: Any, s_norm2: Any, n_cand: int, width: int, block: Any, own: Any | None
 ) -> tuple[Any, Any]:
-    """The ``n_cand`` smallest float32 values of |s|^2 - 2 q.s per query row (ascending) and their support
-    indices, from products of at most ``width`` support columns written into ``block``; query row i is
-    support row ``own[i]`` when ``own`` (a tensor) is given (that entry is skipped)."""
+    """The ``n_cand`` smallest float32 (float64, for float64 inputs) values of |s|^2 - 2 q.s per query row
+    (ascending) and their support indices, from products of at most ``width`` support columns written into
+    ``block``; query row i is support row ``own[i]`` when ``own`` (a tensor) is given (that entry is skipped)."""
     import torch
 
     m, n_s = len(q32), len(s32)
@@ -606,13 +878,17 @@ def direct_sq_dist(q: np.ndarray, s: np.ndarray, cand: np.ndarray) -> np.ndarray
 
 
 def _pair_sq_dist(q: np.ndarray, q_index: np.ndarray, s: np.ndarray, s_index: np.ndarray) -> np.ndarray:
-    """sum((s[j] - q[i])^2) in float64 for the pairs (q_index, s_index), in cache-sized blocks."""
+    """sum((s[j] - q[i])^2) in float64 for the pairs (q_index, s_index), in cache-sized blocks (the same
+    operations, so the same values, as :func:`direct_sq_dist`)."""
     out = np.empty(len(s_index), dtype=np.float64)
     step = max(1, _CACHE_VALUES // s.shape[1])
+    diff = np.empty((min(step, len(s_index)), s.shape[1]), dtype=np.float64)  # one, reused
     for i in range(0, len(s_index), step):
-        diff = s[s_index[i : i + step]].astype(np.float64)
-        diff -= q[q_index[i : i + step]]
-        out[i : i + step] = (diff * diff).sum(1)
+        t = diff[: len(s_index[i : i + step])]
+        t[...] = s[s_index[i : i + step]]
+        t -= q[q_index[i : i + step]]
+        np.multiply(t, t, out=t)
+        t.sum(1, out=out[i : i + step])
     return out
 
 
