@@ -2,12 +2,13 @@
 
 1. Extraction: a random-init torchvision ResNet-50 at 224 px over 2048 images of random data (batch 256) with
    ``difficulty_widget.extract.extract(model, (x, y), probes=None, device=...)``: images per second.
-2. Exact k-NN: ``nearest_neighbours(query, support, k=30, device=...)`` of 50,000 queries against 1,280,000 x 2048
-   synthetic support points (clustered, of low intrinsic dimension, ReLU-like, made with torch on the device and
-   moved to host numpy float32, as the engine takes numpy): wall time, ``fallback_rows`` and ``widened_rows``,
-   against the bare float32 matrix products of the same shapes on the device (TF32 off, as in the engine), and a
-   sample of 200 query rows checked against a float64 brute force on the device (``sum((s - q)^2)``, stable sort)
-   for identical neighbours in the same order.
+2. Exact k-NN: ``nearest_neighbours(query, support, k=30, device=..., precision=p)`` of 50,000 queries against
+   1,280,000 x 2048 synthetic support points (clustered, of low intrinsic dimension, ReLU-like, made with torch on
+   the device and moved to host numpy float32, as the engine takes numpy) for ``p`` in ``bf16`` (tensor cores) and
+   ``fp32``: wall time, the rows proven by the first search, left to float32, widened and sent to the float64
+   pass, against the bare float32 and bfloat16 matrix products of the same shapes on the device (TF32 off, as in
+   the engine), and for each precision a sample of 200 query rows checked against a float64 brute force on the
+   device (``sum((s - q)^2)``, stable sort) for identical neighbours in the same order.
 
 Prints a compact summary table at the end. Without a CUDA GPU it prints one line and exits with code 0, unless
 ``--device cpu --small`` is given: tiny shapes, to check the script itself anywhere.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -78,20 +80,21 @@ def synthetic(n: int, d: int, dev: torch.device, seed: int, n_clusters: int = 10
     return out
 
 
-def bare_matmuls(query: np.ndarray, support_dev: torch.Tensor, dev: torch.device) -> float:
-    """Seconds of the float32 products query x support^T alone (TF32 off), in the engine's block shapes."""
+def bare_matmuls(query: np.ndarray, support_dev: torch.Tensor, dev: torch.device, dtype=torch.float32) -> float:
+    """Seconds of the products query x support^T alone in ``dtype`` (TF32 off), in the engine's block shapes."""
     from difficulty_widget.measures.knn import _DEVICE_BLOCK_DISTANCES, _DEVICE_CHUNK_ROWS, _ieee_float32
 
     rows = min(len(query), max(_DEVICE_CHUNK_ROWS, _DEVICE_BLOCK_DISTANCES // len(support_dev)))
     width = max(1, _DEVICE_BLOCK_DISTANCES // rows)
-    out = torch.empty(rows * width, dtype=torch.float32, device=dev)
-    q_dev = torch.from_numpy(query).to(dev)
+    out = torch.empty(rows * width, dtype=dtype, device=dev)
+    q_dev = torch.from_numpy(query).to(dev, dtype)
+    s_dev = support_dev.to(dtype)
 
     def run() -> None:
         for start in range(0, len(q_dev), rows):
             q = q_dev[start : start + rows]
-            for lo in range(0, len(support_dev), width):
-                s = support_dev[lo : lo + width]
+            for lo in range(0, len(s_dev), width):
+                s = s_dev[lo : lo + width]
                 torch.mm(q, s.T, out=out[: len(q) * len(s)].view(len(q), len(s)))
 
     with _ieee_float32():
@@ -144,35 +147,39 @@ def main() -> int:
         dev,
     )
     print(f"data: {support.shape} support, {query.shape} queries, float32 on the host ({t_data:.1f} s)", flush=True)
-    nearest_neighbours(query[:256], support[:65_536], K, device=dev)  # warm-up: context, kernels
-    nn, t_knn = timed(lambda: nearest_neighbours(query, support, K, device=dev), dev)
-    share = nn.fallback_rows / len(query)
-    print(f"k-NN: {t_knn:.1f} s, fallback_rows {nn.fallback_rows} ({share:.3%}), widened_rows {nn.widened_rows}")
-
     support_dev = torch.from_numpy(support).to(dev)
     t_floor = bare_matmuls(query, support_dev, dev)
-    print(f"bare float32 matmuls: {t_floor:.1f} s (k-NN / matmuls = {t_knn / t_floor:.2f})", flush=True)
-
+    t_floor16 = bare_matmuls(query, support_dev, dev, torch.bfloat16)
+    print(f"bare matmuls: float32 {t_floor:.1f} s, bfloat16 {t_floor16:.1f} s", flush=True)
     rows = np.sort(np.random.default_rng(0).choice(len(query), sizes["sample"], replace=False))
-    (want_idx, want_d), t_brute = timed(lambda: brute_force(query, support_dev, rows, dev), dev)
-    same = (nn.indices[rows] == want_idx).all(axis=1)
-    close = np.isclose(nn.sq_distances[rows], want_d, rtol=1e-12, atol=0).all(axis=1)
-    passed = bool(same.all() and close.all())
-    print(f"sample check: {'passed' if passed else 'FAILED'} ({int(same.sum())}/{len(rows)} rows with identical "
-          f"neighbours in the same order, {int(close.sum())} with equal float64 distances; "
-          f"{t_brute:.1f} s)")  # fmt: skip
-
+    (want_idx, want_d), t_brute = timed(partial(brute_force, query, support_dev, rows, dev), dev)
+    del support_dev
     shape = f"{len(query)} x {len(support)} x {sizes['dim']}, k={K}"
     table = [
         ("extraction", f"ResNet-50 {sizes['px']} px, {sizes['images']} images, batch {sizes['batch']}",
          f"{t_extract:.1f} s", f"{images_per_s:.0f} images/s"),
-        ("exact k-NN", shape, f"{t_knn:.1f} s",
-         f"fallback_rows {nn.fallback_rows} ({share:.3%}), widened_rows {nn.widened_rows}"),
-        ("matmul floor", "bare float32 products, same shapes", f"{t_floor:.1f} s",
-         f"k-NN / floor {t_knn / t_floor:.2f}"),
-        ("sample check", f"{len(rows)} rows vs float64 brute force", f"{t_brute:.1f} s",
-         "passed" if passed else "FAILED"),
+        ("matmul floor", "bare float32 / bfloat16 products, same shapes", f"{t_floor:.1f} s",
+         f"bfloat16 {t_floor16:.1f} s"),
     ]  # fmt: skip
+    passed = True
+    for precision in ("bf16", "fp32"):
+        nearest_neighbours(query[:256], support[:65_536], K, device=dev, precision=precision)  # warm-up
+        nn, t_knn = timed(lambda p=precision: nearest_neighbours(query, support, K, device=dev, precision=p), dev)
+        n = len(query)
+        rates = (f"first {nn.first_rows / n:.2%}, to fp32 {nn.rechecked_rows / n:.2%}, widened "
+                 f"{nn.widened_rows / n:.2%}, fp64 {nn.fallback_rows / n:.3%}")  # fmt: skip
+        same = (nn.indices[rows] == want_idx).all(axis=1)
+        close = np.isclose(nn.sq_distances[rows], want_d, rtol=1e-12, atol=0).all(axis=1)
+        ok = bool(same.all() and close.all())
+        passed &= ok
+        print(f"k-NN {precision} ({nn.precision}): {t_knn:.1f} s ({t_knn / t_floor:.2f} of the float32 floor), "
+              f"{rates}; sample check {'passed' if ok else 'FAILED'} ({int(same.sum())}/{len(rows)} rows "
+              f"identical, {int(close.sum())} with equal float64 distances)", flush=True)  # fmt: skip
+        table += [
+            (f"k-NN {precision}", shape, f"{t_knn:.1f} s", f"{t_knn / t_floor:.2f} x fp32 floor; {rates}"),
+            (f"check {precision}", f"{len(rows)} rows vs float64 brute force", f"{t_brute:.1f} s",
+             "passed" if ok else "FAILED"),
+        ]  # fmt: skip
     print(f"\nsummary ({dev}, {name})")
     for row in table:
         print(f"  {row[0]:13s} {row[1]:44s} {row[2]:>9s}   {row[3]}")

@@ -239,4 +239,6 @@ def test_gpu_check_smoke_mode_on_the_cpu():
         capture_output=True, text=True, timeout=120, cwd=REPO,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "sample check: passed" in done.stdout, done.stdout
+    for precision in ("bf16", "fp32"):  # both searches, each checked against the float64 brute force
+        assert f"k-NN {precision} (" in done.stdout and f"check {precision}" in done.stdout, done.stdout
+    assert done.stdout.count("sample check passed") == 2 and "FAILED" not in done.stdout, done.stdout

@@ -42,7 +42,8 @@ class DepthResult:
     ``agreement`` (N x L float32: share of the k neighbours with the query's own label); per probe, how many
     query rows the k-NN search settled only with a wider candidate search (``widened_rows``) or the full float64
     pass (``fallback_rows``); the precision of each probe's candidate search (``precisions``) and the rows a
-    bfloat16 search left to float32 (``rechecked_rows``)."""
+    bfloat16 search left to float32 (``rechecked_rows``) and those its first candidate search proved
+    (``first_rows``)."""
 
     depth: np.ndarray
     votes: np.ndarray
@@ -53,6 +54,7 @@ class DepthResult:
     widened_rows: list[int] = field(default_factory=list)
     precisions: list[str] = field(default_factory=list)
     rechecked_rows: list[int] = field(default_factory=list)
+    first_rows: list[int] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"prediction_depth": self.depth, "depth_undetermined": self.undetermined})
@@ -117,7 +119,7 @@ def prediction_depth(
     n_classes = int(max(labels.max(), preds.max(), -1 if own is None else own.max())) + 1
     votes = np.empty((n_q, len(queries)), dtype=np.int64)
     agreement = None if own is None else np.empty((n_q, len(queries)), dtype=np.float32)
-    fallback_rows, widened_rows, precisions, rechecked_rows = [], [], [], []
+    fallback_rows, widened_rows, precisions, rechecked_rows, first_rows = [], [], [], [], []
     for layer in tqdm(range(len(queries)), desc="prediction depth", unit="probe", disable=not progress, leave=False):
         nn = nearest_neighbours(
             queries[layer], supports[layer], k, exclude_self=exclude_self, exact_distances=False,
@@ -127,6 +129,7 @@ def prediction_depth(
         widened_rows.append(nn.widened_rows)
         precisions.append(nn.precision)
         rechecked_rows.append(nn.rechecked_rows)
+        first_rows.append(nn.first_rows)
         votes[:, layer], counts = _vote(labels, nn, queries[layer], supports[layer], n_classes)
         if agreement is not None:
             # the neighbours' count of the query's own class, read from the vote's class counts
@@ -135,7 +138,7 @@ def prediction_depth(
     return DepthResult(
         depth=depth, votes=votes, undetermined=undetermined, vote_matches=votes == preds[:, None],
         agreement=agreement, fallback_rows=fallback_rows, widened_rows=widened_rows, precisions=precisions,
-        rechecked_rows=rechecked_rows,
+        rechecked_rows=rechecked_rows, first_rows=first_rows,
     )  # fmt: skip
 
 

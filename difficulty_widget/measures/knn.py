@@ -64,6 +64,40 @@ row's bound. Rows not proven are searched again with 8, then 64 times as many ca
 (``Neighbours.widened_rows``); the few left (many exact ties, say) are recomputed in float64 against every support
 point (``Neighbours.fallback_rows``). The neighbours' distances are re-measured in float64 with the direct formula
 ``sum((s - q)^2)`` when asked.
+
+**Bfloat16 candidates** (``precision="bf16"``, and ``"auto"`` where the device multiplies bfloat16 fast). The same
+proof runs on values from one bfloat16 product per block (float32 sums, bfloat16 output; 4-6 times the float32
+rate on CPUs with AMX or AVX512-BF16, and tensor cores on GPUs). Rows are laid out so that the product gives the
+whole squared distance: a support row is ``[bf16(y), n1, n2, n3, 1, 1, 1]``, a query row ``[-2 bf16(x), 1, 1, 1,
+m1, m2, m3]`` (zero-padded to a multiple of 32 columns), where ``n1 + n2 + n3`` is ``|y|^2`` split into three
+bfloat16 parts (residual under ``2^-23 |y|^2``); ``-2`` scales exactly. The computed value ``V`` then errs from
+``D`` by at most::
+
+    e = 2 ((a + r_x) r_y + r_x b) + c (a + b)^2 + u_b / (1 - u_b) |V| + eta,   u_b = 2^-8,
+
+with ``r_x = |x - bf16(x)|``, ``r_y = |y - bf16(y)|`` (the rounding residuals, computed exactly in float32 and
+their norms in float64). Derivation: ``x.y - bf16(x).bf16(y) = bf16(x).(y - bf16(y)) + (x - bf16(x)).y``, so
+Cauchy-Schwarz bounds the inputs' rounding by ``(a + r_x) r_y + r_x b`` (about ``2^-9.5 (a + b) ab``: the
+residuals of real activations are about 0.42 ``u_b`` of the norm, 2.4 times tighter than the worst case ``u_b``
+per element); the products of two bfloat16 values are exact in float32; the sum of the ``n`` (padded width)
+products in float32, in any order, errs by ``gamma_n`` times the sum of their absolute values, at most ``(1 +
+2^-6)(a + b)^2`` (``c`` takes ``gamma_n`` with a unit of ``2^-23`` on the CPU, allowing any rounding direction,
+and ``2^-22`` on CUDA, whose tensor cores truncate and align before adding; plus ``4 * 2^-24`` for the centring
+and ``2^-22`` for the norm parts and float64 slack); the output's rounding to bfloat16 adds ``u_b |s| <= u_b /
+(1 - u_b) |V|``. For the outsiders, ``r_y <= rho b`` with ``rho`` the largest ``r_y / b`` of the support set
+makes the pair term at most ``slope * b`` per row, and the proof's threshold norm ``b_A`` solves ``c (a + b)^2 +
+slope b = (1 - u_b / (1 - u_b)) V_last - U_(k) - eta``. The bound assumes what bfloat16 products do on current
+hardware: inputs exact, sums kept in float32 until the output is rounded. That is checked on the device, once
+per shape, with a product that comes out exact only then (``_bf16_sums_in_float32``); without it ``"bf16"``
+raises and ``"auto"`` uses float32 (and, on CUDA, reduced-precision split-K reductions are switched off
+inside the search).
+
+Each row gets ``k + 64`` bfloat16 candidates; rows not proven are searched again in bfloat16 with 8 times as
+many, then in float32 as above (``Neighbours.rechecked_rows``; the float32 copy of the support set is made only
+then). ``"auto"`` uses bfloat16 with at least 64 features and 256 queries, and goes back to float32 for the
+rest of the queries when the first bfloat16 search proves under half the rows of the first chunk (Gaussian
+noise in many dimensions, where all distances are nearly equal). Which precision ran is
+``Neighbours.precision``; the neighbour sets, their order and distances are the same for every precision.
 """
 
 from __future__ import annotations
@@ -125,6 +159,7 @@ class Neighbours:
     precision: str = "fp32"  # the precision of the first candidate search
     rechecked_rows: int = 0  # rows the bfloat16 search could not prove, searched again in float32
     remeasured_rows: int = 0  # rows whose set needed float64 re-measurements of near-tie candidates
+    first_rows: int = 0  # rows proven by the first candidate search (the rest: widened, float32, float64)
 
 
 def check_features(features: Any, name: str) -> np.ndarray:
@@ -290,6 +325,7 @@ class _Search:
         self.coef = (d + 8) * unit / (1 - (d + 8) * unit) if d < 2**22 else np.inf
         self.auto = precision == "auto"
         self.remeasured = 0  # rows whose set needed float64 re-measurements of near-tie candidates
+        self.first_failed = 0  # rows the first candidate search of their chunk did not prove
         self.s16 = self.s_float = None
         if precision == "bf16" or (self.auto and _bf16_pays(dev, d, len(q))):
             self._prepare_bf16(forced=precision == "bf16")  # the float32 copy only if a row needs it
@@ -348,7 +384,7 @@ class _Search:
                 part = torch.from_numpy(part).to(self.dev)
             if isinstance(part, torch.Tensor) and part.dtype == torch.float32:
                 part = part - self.centre32  # the exact difference, rounded once (as in _centred)
-                torch.linalg.vector_norm(part, 2, dim=1, dtype=torch.float64, out=norms[i : i + step])
+                _norms64(part, norms[i : i + step])
             else:
                 part, norms[i : i + step] = _centred(part, self.centre32, self.dev)
             _augmented_bf16(part, norms[i : i + step], support=True, out=self.s16[i : i + step],
@@ -371,8 +407,10 @@ class _Search:
             rows = np.arange(start, min(n_q, start + self.chunk_size))
             if self.s16 is None:
                 pending.append(self._pass(rows, n_cand, indices, sq_dist, bounds))
+                self.first_failed += len(pending[-1])
                 continue
             recheck.append(self._pass(rows, n_cand16, indices, sq_dist, bounds, bf16=True))
+            self.first_failed += len(recheck[-1])
             if self.auto and start == 0 and len(recheck[0]) > (1 - _BF16_MIN_CERTIFIED) * len(rows):
                 self.s16 = self.block16 = None  # too few rows proven in bfloat16: the rest in float32
                 self.precision = "fp32"
@@ -420,6 +458,7 @@ class _Search:
             precision=self.precision,
             rechecked_rows=len(rechecked),
             remeasured_rows=self.remeasured,
+            first_rows=n_q - self.first_failed,
         )
 
     def _pass(
@@ -650,6 +689,16 @@ def _centred(x: Any, centre32: Any, dev: Any, dtype: Any = None) -> tuple[Any, A
     return out, norms
 
 
+def _norms64(x: Any, out: Any) -> None:
+    """Row norms of a float32 tensor computed in float64 into ``out``, in blocks of 2^18 values (torch's float64
+    reductions of float32 input run several times faster on blocks that stay in cache)."""
+    import torch
+
+    step = max(1, 2**18 // x.shape[1])
+    for i in range(0, len(x), step):
+        torch.linalg.vector_norm(x[i : i + step], 2, dim=1, dtype=torch.float64, out=out[i : i + step])
+
+
 def _augmented_bf16(x: Any, norms: Any, support: bool, out: Any, residuals: Any) -> None:
     """Rows of float32 ``x`` (norms ``norms``, float64) in bfloat16 into ``out`` (bfloat16, at least ``d + 6``
     columns), laid out so that one product of a query block with a support block gives ``|x|^2 + |y|^2 -
@@ -663,7 +712,11 @@ def _augmented_bf16(x: Any, norms: Any, support: bool, out: Any, residuals: Any)
     n, d = x.shape
     rounded = out[:, :d]
     rounded.copy_(x)  # rounded to nearest (even)
-    torch.linalg.vector_norm(x.sub_(rounded.float()), 2, dim=1, dtype=torch.float64, out=residuals)  # exact
+    # the residual is exact in float32; its norm, summed in float32, is raised by its worst-case error
+    # gamma_{d+2} (the sum of d squares and the square root) and by sqrt(d) 2^-74 for squares that underflow
+    norm32 = torch.linalg.vector_norm(x.sub_(rounded.float()), 2, dim=1)
+    gamma = (d + 2) * _UNIT_ROUNDOFF32 / (1 - (d + 2) * _UNIT_ROUNDOFF32)
+    torch.add(norm32.double() * (1 + gamma), d**0.5 * 2.0**-74, out=residuals)
     if not support:
         rounded.mul_(-2.0)
     out[:, d + 6 :] = 0.0
