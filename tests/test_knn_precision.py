@@ -167,16 +167,17 @@ def test_device_without_float32_sums_is_refused_or_avoided(monkeypatch):
 
 
 def test_automatic_choice(monkeypatch):
-    _, support = CASES["20x norms"]  # 1500 queries of 128 features
+    _, support = CASES["4096 dims"]  # 400 queries of 4096 features
     monkeypatch.setattr(knn, "_cpu_flags", lambda: frozenset({"avx2"}))
     assert nearest_neighbours(support, support, 5).precision == "fp32"  # no fast bfloat16 here
     monkeypatch.setattr(knn, "_cpu_flags", lambda: frozenset({"avx512_bf16"}))
-    assert knn._bf16_pays(torch.device("cpu"), 128, 1000)
-    assert not knn._bf16_pays(torch.device("cpu"), 10, 1000)  # too few features
+    assert knn._bf16_pays(torch.device("cpu"), 256, 1000)
+    assert not knn._bf16_pays(torch.device("cpu"), 128, 1000)  # too few features
     assert not knn._bf16_pays(torch.device("cpu"), 128, 100)  # too few queries
     if bf16_works():
         assert nearest_neighbours(support, support, 5).precision == "bf16"
         assert nearest_neighbours(support[:200], support, 5).precision == "fp32"  # 200 queries
+        assert nearest_neighbours(support[:, :128], support[:, :128], 5).precision == "fp32"  # 128 features
 
 
 @needs_bf16

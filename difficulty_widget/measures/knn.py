@@ -88,13 +88,15 @@ and ``2^-22`` for the norm parts and float64 slack); the output's rounding to bf
 makes the pair term at most ``slope * b`` per row, and the proof's threshold norm ``b_A`` solves ``c (a + b)^2 +
 slope b = (1 - u_b / (1 - u_b)) V_last - U_(k) - eta``. The bound assumes what bfloat16 products do on current
 hardware: inputs exact, sums kept in float32 until the output is rounded. That is checked on the device, once
-per shape, with a product that comes out exact only then (``_bf16_sums_in_float32``); without it ``"bf16"``
+per block shape of the search (the chunk's rows and the wider search's, against a full column block; the last,
+smaller blocks of a search use the same kernels), with a product that comes out exact only then
+(``_bf16_sums_in_float32``); without it ``"bf16"``
 raises and ``"auto"`` uses float32 (and, on CUDA, reduced-precision split-K reductions are switched off
 inside the search).
 
 Each row gets ``k + 64`` bfloat16 candidates; rows not proven are searched again in bfloat16 with 8 times as
 many, then in float32 as above (``Neighbours.rechecked_rows``; the float32 copy of the support set is made only
-then). ``"auto"`` uses bfloat16 with at least 64 features and 256 queries, and goes back to float32 for the
+then). ``"auto"`` uses bfloat16 with at least 256 features and 256 queries, and goes back to float32 for the
 rest of the queries when the first bfloat16 search proves under half the rows of the first chunk (Gaussian
 noise in many dimensions, where all distances are nearly equal). Which precision ran is
 ``Neighbours.precision``; the neighbour sets, their order and distances are the same for every precision.
@@ -141,7 +143,7 @@ _UNIT_ROUNDOFF64 = 2.0**-53
 # direction), 2^-22 on CUDA tensor cores (they truncate, and align significands before adding)
 _ACCUMULATION_UNIT = {"cpu": 2.0**-23, "cuda": 2.0**-22}
 _BF16_PAD = 32  # product width multiple (a bfloat16 tile row on AMX)
-_BF16_MIN_FEATURES = 64  # auto: fewer features than this stay float32 (short products gain nothing in bfloat16)
+_BF16_MIN_FEATURES = 256  # auto: fewer stay float32 (measured: at 128 the selection, not the product, dominates)
 _BF16_MIN_QUERIES = 256  # auto: fewer queries than this stay float32 (the bfloat16 copy would not pay)
 _BF16_MIN_CERTIFIED = 0.5  # auto: when fewer rows of the first chunk are proven in bfloat16, the rest go float32
 
@@ -217,7 +219,7 @@ def nearest_neighbours(
     products (float32 accumulation) select ``k + 64`` candidates per row; the rows they cannot prove are searched
     again in float32 (``rechecked_rows``). ``"fp32"``: float32 products; ``"fp64"``: float64 products.
     ``"auto"`` (default): ``"bf16"`` where the device multiplies bfloat16 fast (CUDA; a CPU with AVX512-BF16 or
-    AMX) and passes a check of its accumulation, with at least 64 features and 256 queries, switching to float32
+    AMX) and passes a check of its accumulation, with at least 256 features and 256 queries, switching to float32
     when under half the rows of the first chunk are proven; else ``"fp32"``. ``precision`` of the result says
     which was used.
     """
@@ -380,7 +382,7 @@ class _Search:
         step = max(1, 4 * _CHECK_VALUES // d)
         for i in range(0, n_s, step):
             part = self.source[i : i + step]
-            if isinstance(part, np.ndarray) and part.dtype == np.float32:
+            if isinstance(part, np.ndarray) and part.dtype == np.float32 and part.flags.c_contiguous:
                 part = torch.from_numpy(part).to(self.dev)
             if isinstance(part, torch.Tensor) and part.dtype == torch.float32:
                 part = part - self.centre32  # the exact difference, rounded once (as in _centred)
@@ -417,9 +419,14 @@ class _Search:
                 self._prepare_float()
         rechecked = np.concatenate(recheck) if recheck else np.empty(0, dtype=np.int64)
         widened = len(rechecked) if self.s16 is not None else 0
-        if len(rechecked) and self.s16 is not None and n_cand16 < self.available:
-            n_wide = min(self.available, WIDENING[0] * n_cand16)  # a wider bfloat16 search first
-            step = max(1, min(self.rows, self.rows * n_cand16 // n_wide))
+        n_wide = min(self.available, WIDENING[0] * n_cand16)  # a wider bfloat16 search first
+        step = max(1, min(self.rows, self.rows * n_cand16 // n_wide))
+        if (
+            len(rechecked)
+            and self.s16 is not None
+            and n_cand16 < self.available
+            and _bf16_sums_in_float32(self.dev, step, self.width, self.depth16)  # this block shape too
+        ):
             batches = [rechecked[i : i + step] for i in range(0, len(rechecked), step)]
             rechecked = np.concatenate([self._pass(b, n_wide, indices, sq_dist, bounds, bf16=True) for b in batches])
         if len(rechecked) and self.s_float is None:
