@@ -1,7 +1,8 @@
 """difficulty-widget: per-instance difficulty for image classifiers, explored in JupyterLab.
 
 The public surface: :class:`Analysis` (the table every view reads), :func:`analyze` (model + data ->
-Analysis), :func:`analyze_models` (many models -> one Analysis with trivial / impossible / decisive instances
+Analysis; :func:`extract_to` and :func:`analyze_from` do the same in two steps through a run directory on
+disk), :func:`analyze_models` (many models -> one Analysis with trivial / impossible / decisive instances
 and error consistency), :class:`Explorer` (the JupyterLab widget), and the subpackages ``data`` (loaders, thumbnails),
 ``extract`` (model pass, probes, small models), ``measures`` (pure score functions and their registry).
 """
@@ -9,6 +10,7 @@ and error consistency), :class:`Explorer` (the JupyterLab widget), and the subpa
 from ._version import __version__
 from .analysis import Analysis
 from .collection import analyze_models, train_zoo
+from .pipeline import analyze_from, extract_to
 from .scoring import analysis_from_extraction, analyze
 
 __all__ = [
@@ -17,7 +19,9 @@ __all__ = [
     "__version__",
     "analysis_from_extraction",
     "analyze",
+    "analyze_from",
     "analyze_models",
+    "extract_to",
     "train_zoo",
 ]
 

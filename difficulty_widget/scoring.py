@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -188,8 +189,70 @@ def analyze(
     depth, ``analysis.tables`` holds the layer-wise flow data ``layer_agreement`` and ``layer_vote_matches``
     (see :func:`analysis_from_extraction`).
     """
-    from .data.datasets import as_pairs, class_names_of, targets_of
     from .extract import extract
+
+    run = prepare_run(
+        model, data, test_data, probes=probes, features=features, logits_per_epoch=logits_per_epoch,
+        train_split=train_split, max_probe_dim=max_probe_dim, class_names=class_names, label_map=label_map,
+        keep_embeddings=keep_embeddings, model_name=model_name, batch_size=batch_size, memory_budget=memory_budget,
+        device=device, image_key=image_key, label_key=label_key, precision=precision, progress=progress,
+    )  # fmt: skip
+    kwargs = {"plan": run.plan, "device": run.device, "num_workers": num_workers, "label_map": run.label_map}
+    extractions = [extract(model, part, progress=progress, **kwargs) for part in run.parts]
+    structural = _structural_similarity(model, run.plan.n_classes)
+    return finish_run(
+        run, _concatenate(extractions), structural, logits_per_epoch=logits_per_epoch, hierarchy=hierarchy,
+        provenance=provenance, precision=precision, progress=progress,
+    )  # fmt: skip
+
+
+@dataclass
+class PreparedRun:
+    """What :func:`analyze` knows before the pass: the data parts (training, then test), their row counts, ids,
+    splits and wnids, the training rows, the extraction plan, the classes and label map, the device, the
+    embeddings to keep and the provenance so far."""
+
+    parts: list[Any]
+    lengths: list[int]
+    ids: Any
+    split: Any
+    wnids: Any
+    support_mask: np.ndarray | None
+    train_split: str
+    plan: Any
+    class_names: list[str]
+    label_map: Any
+    device: Any
+    kept: dict[str, str]
+    info: dict[str, Any]
+    training_rows: str | None = None  # how the training rows were chosen, when not by the split
+
+
+def prepare_run(
+    model: Any,
+    data: Any,
+    test_data: Any = None,
+    *,
+    probes: str | Sequence[str] | None = "blocks",
+    features: str | None = PENULTIMATE,
+    logits_per_epoch: Any = None,
+    train_split: str = "train",
+    max_probe_dim: int | None = 4096,
+    class_names: Sequence[str] | None = None,
+    label_map: Any = None,
+    keep_embeddings: str | Sequence[str] | None = PENULTIMATE,
+    model_name: str | None = None,
+    batch_size: int | None = None,
+    memory_budget: int | str | None = None,
+    device: str | None = None,
+    image_key: str | None = None,
+    label_key: str | None = None,
+    precision: str = "auto",
+    progress: bool = True,
+) -> PreparedRun:
+    """Every check of :func:`analyze` before its pass, on one traced batch, and the plan of the pass (the same
+    arguments; also used by :func:`~difficulty_widget.pipeline.extract_to`)."""
+    from .data.datasets import as_pairs, class_names_of, targets_of
     from .extract.extraction import pick_device
     from .extract.plan import first_batch, plan_extraction
     from .preflight import check_label_map, check_logits_per_epoch, check_targets, plan_classes
@@ -243,34 +306,51 @@ def analyze(
         print(plan.summary(sum(lengths), n_support, plan.requested))
         if classes.note:
             print(classes.note)
-
-    extractions = [
-        extract(model, part, plan=plan, device=dev, num_workers=num_workers, label_map=mapping, progress=progress)
-        for part in parts
-    ]
-    extraction = _concatenate(extractions)
-    depth_probes = plan.requested
-    if depth_probes:
-        info["depth_probes"] = {p: extraction.reductions[p] for p in depth_probes}
-    if plan.features is not None:
-        info["features_probe"] = plan.features
     if classes.note:
         info["classes"] = classes.note
-    if depth_probes or plan.features is not None or logits_per_epoch is not None:
-        info["training_rows"] = f"split == {train_split!r}" if support_mask is not None else "all rows"
+    return PreparedRun(
+        parts=parts, lengths=lengths, ids=ids, split=split, wnids=wnids, support_mask=support_mask,
+        train_split=train_split, plan=plan, class_names=list(classes.names), label_map=mapping, device=dev,
+        kept=kept, info=info,
+    )  # fmt: skip
+
+
+def finish_run(
+    run: PreparedRun,
+    extraction: Any,
+    structural: np.ndarray | None,
+    *,
+    logits_per_epoch: Any = None,
+    hierarchy: Any = None,
+    provenance: Mapping[str, Any] | None = None,
+    precision: str = "auto",
+    progress: bool = True,
+) -> Analysis:
+    """Every measure of :func:`analyze` from the pass's ``extraction`` and the template similarity
+    ``structural`` (or None); the embeddings ``run.kept`` stay in ``analysis.embeddings``."""
+    info = dict(run.info)
+    depth_probes, features_probe = run.plan.requested, run.plan.features
+    if depth_probes:
+        info["depth_probes"] = {p: extraction.reductions[p] for p in depth_probes}
+    if features_probe is not None:
+        info["features_probe"] = features_probe
+    if "classes" in info:
+        info["classes"] = info.pop("classes")  # after the probes, as before
+    if depth_probes or features_probe is not None or logits_per_epoch is not None:
+        chosen = run.training_rows or f"split == {run.train_split!r}"
+        info["training_rows"] = chosen if run.support_mask is not None else "all rows"
         info["k"] = 30
         info["knn_precision"] = precision
-    structural = _structural_similarity(model, extraction.logits.shape[1])
     if structural is not None:
         info["templates"] = "last linear layer"
     info.update(provenance or {})
     analysis = analysis_from_extraction(
-        extraction, class_names=classes.names, ids=ids, split=split, wnids=wnids, provenance=info,
-        depth_probes=depth_probes, features_probe=plan.features, support_mask=support_mask,
+        extraction, class_names=run.class_names, ids=run.ids, split=run.split, wnids=run.wnids, provenance=info,
+        depth_probes=depth_probes, features_probe=features_probe, support_mask=run.support_mask,
         logits_per_epoch=logits_per_epoch, structural_similarity=structural, hierarchy=hierarchy, progress=progress,
-        device=None if dev.type == "cpu" else str(dev), precision=precision,
+        device=None if run.device.type == "cpu" else str(run.device), precision=precision,
     )  # fmt: skip
-    analysis.embeddings = {name: extraction.probes[probe] for name, probe in kept.items()}
+    analysis.embeddings = {name: extraction.probes[probe] for name, probe in run.kept.items()}
     return analysis
 
 

@@ -242,3 +242,29 @@ def test_gpu_check_smoke_mode_on_the_cpu():
     for precision in ("bf16", "fp32"):  # both searches, each checked against the float64 brute force
         assert f"k-NN {precision} (" in done.stdout and f"check {precision}" in done.stdout, done.stdout
     assert done.stdout.count("sample check passed") == 2 and "FAILED" not in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_exclude_self_at_an_offset(precision):
+    """Queries that are support rows at an offset (a streamed block), some with no own row (-1)."""
+    x = activations(np.random.default_rng(5), 900, d=300)
+    query = x[300:600]
+    own = np.arange(300, 600)
+    own[::7] = -1  # these queries keep their own row as a neighbour
+    got = nearest_neighbours(query, x, K, exclude_self=own, precision=precision)
+    s = x.astype(np.float64)
+    for i, q in enumerate(query.astype(np.float64)):
+        d = ((s - q) ** 2).sum(1)
+        order = np.argsort(d, kind="stable")
+        order = order[order != own[i]][:K]
+        np.testing.assert_array_equal(got.indices[i], order)
+        np.testing.assert_array_equal(got.sq_distances[i], d[order])
+    # a support set of k + 1 rows: rows without an own entry must still look at every row
+    small = x[: K + 1]
+    own_small = np.full(len(small), -1)
+    own_small[0] = 0
+    got = nearest_neighbours(small, small, K, exclude_self=own_small, precision=precision)
+    want = brute(small, small, K)
+    np.testing.assert_array_equal(got.indices[1:], want[0][1:])
+    with pytest.raises(ValueError, match="support rows must lie in"):
+        nearest_neighbours(query, x, K, exclude_self=np.full(300, 900))

@@ -194,7 +194,7 @@ def nearest_neighbours(
     support: Any,
     k: int,
     *,
-    exclude_self: bool = False,
+    exclude_self: bool | Any = False,
     exact_distances: bool = True,
     chunk_size: int | None = None,
     device: Any = None,
@@ -203,6 +203,8 @@ def nearest_neighbours(
     """The exact ``k`` nearest support points of every query (see the module docstring for the rule).
 
     ``exclude_self=True`` means the queries are the support set (same rows): each row's own entry is dropped.
+    An integer array instead gives, per query, the support row that is the query itself (``-1``: none), for
+    queries that are support rows at an offset (a block of a support set streamed from disk, say).
     The *set* of neighbours is always exact. With ``exact_distances=True`` (default) their squared distances
     are re-measured in float64 and each row is ordered by (distance, index); with ``False`` (what prediction
     depth needs: a vote depends on the set only) rows are ordered by the float32 distances, which are returned
@@ -230,11 +232,10 @@ def nearest_neighbours(
     if q.shape[1] != s.shape[1]:
         raise ValueError(f"query has {q.shape[1]} features but support has {s.shape[1]}")
     k = check_positive_int(k, "k")
-    available = len(s) - (1 if exclude_self else 0)
-    if exclude_self and len(q) != len(s):
-        raise ValueError(f"exclude_self=True needs the queries to be the support set, got {len(q)} and {len(s)} rows")
+    own_rows = _own_rows(exclude_self, len(q), len(s))
+    available = len(s) - (1 if own_rows is not None else 0)
     if k > available:
-        limit = "n_support - 1 (exclude_self)" if exclude_self else "n_support"
+        limit = "n_support - 1 (exclude_self)" if own_rows is not None else "n_support"
         raise ValueError(f"k={k} is larger than {limit} = {available}")
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
@@ -243,7 +244,25 @@ def nearest_neighbours(
         raise ValueError("device='mps' is not supported: the exact k-NN search needs float64 on its device")
     check_precision(precision)
     with _ieee_float32():
-        return _Search(q, s, k, exclude_self, dev, chunk_size, precision).run(exact_distances)
+        return _Search(q, s, k, own_rows, dev, chunk_size, precision).run(exact_distances)
+
+
+def _own_rows(exclude_self: Any, n_query: int, n_support: int) -> np.ndarray | None:
+    """Per query row, the support row that is the query itself (-1: none), or None when nothing is excluded."""
+    if exclude_self is False or exclude_self is None:
+        return None
+    if exclude_self is True:
+        if n_query != n_support:
+            raise ValueError(
+                f"exclude_self=True needs the queries to be the support set, got {n_query} and {n_support} rows"
+            )
+        return np.arange(n_query, dtype=np.int64)
+    own = np.asarray(exclude_self)
+    if own.shape != (n_query,) or not np.issubdtype(own.dtype, np.integer):
+        raise ValueError(f"exclude_self must be True, False or one support row (or -1) per query, got {own!r:.80}")
+    if ((own < -1) | (own >= n_support)).any():
+        raise ValueError(f"exclude_self: support rows must lie in [0, {n_support}) (or be -1 for none)")
+    return own.astype(np.int64)
 
 
 @contextmanager
@@ -294,16 +313,16 @@ class _Search:
         q: np.ndarray,
         s: np.ndarray,
         k: int,
-        exclude_self: bool,
+        own_rows: np.ndarray | None,
         dev: Any,
         chunk_size: int | None,
         precision: str = "fp32",
     ):
         import torch
 
-        self.q, self.s, self.k, self.exclude_self, self.dev = q, s, k, exclude_self, dev
+        self.q, self.s, self.k, self.own_rows, self.dev = q, s, k, own_rows, dev
         n_s, d = s.shape
-        self.available = n_s - (1 if exclude_self else 0)
+        self.available = n_s - (1 if own_rows is not None else 0)
         host = _on_host(dev)
         block_values = _BLOCK_DISTANCES if host else _DEVICE_BLOCK_DISTANCES
         if chunk_size is None:
@@ -345,7 +364,7 @@ class _Search:
         source, dev = self.source, self.dev
         if not self.centre32.any() and _on_host(dev) and source.dtype == np.float32 and source.flags.c_contiguous:
             if self.dtype == torch.float32:
-                self.s_float = torch.from_numpy(source)
+                self.s_float = _read_only_tensor(source)
                 norms = _host_norms(source) if self.s16 is None else None
         if self.s_float is None:
             self.s_float, norms = _centred(source, self.centre32, dev, self.dtype)
@@ -383,7 +402,7 @@ class _Search:
         for i in range(0, n_s, step):
             part = self.source[i : i + step]
             if isinstance(part, np.ndarray) and part.dtype == np.float32 and part.flags.c_contiguous:
-                part = torch.from_numpy(part).to(self.dev)
+                part = _read_only_tensor(part).to(self.dev)
             if isinstance(part, torch.Tensor) and part.dtype == torch.float32:
                 part = part - self.centre32  # the exact difference, rounded once (as in _centred)
                 _norms64(part, norms[i : i + step])
@@ -445,7 +464,7 @@ class _Search:
             batches = [pending_rows[i : i + step] for i in range(0, len(pending_rows), step)]
             pending_rows = np.concatenate([self._pass(b, n_cand, indices, sq_dist, bounds) for b in batches])
         for row in pending_rows:
-            own = int(row) if self.exclude_self else None
+            own = None if self.own_rows is None or self.own_rows[row] < 0 else int(self.own_rows[row])
             indices[row], sq_dist[row] = self.exact.full_row(int(row), k, own)
             bounds[row] = 0.0
         if exact_distances:
@@ -484,7 +503,7 @@ class _Search:
         contiguous = rows[-1] - rows[0] == len(rows) - 1
         part = self.q[rows[0] : rows[-1] + 1] if contiguous else self.q[rows]
         q_float, mu = _centred(part, self.centre32, self.dev, torch.float32 if bf16 else self.dtype)
-        own = torch.from_numpy(rows).to(self.dev) if self.exclude_self else None
+        own = None if self.own_rows is None else torch.from_numpy(self.own_rows[rows]).to(self.dev)
         eta = self.eta * (1 + mu.cpu().numpy())
         if bf16:
             q16 = torch.empty((len(rows), self.depth16), dtype=torch.bfloat16, device=self.dev)
@@ -507,7 +526,10 @@ class _Search:
             cand = top_idx.cpu().numpy()
             err = self.coef * (mu[:, None] + self.nu[cand]) ** 2 + eta[:, None]
             outsiders = (self.coef, 1.0)
-        chosen, proven = self._settle(rows, vals, cand, err, mu, eta, n_cand == self.available, outsiders)
+        # every support point is a candidate (its own row aside) when n_cand reaches what the row can have
+        own = 0 if self.own_rows is None else (self.own_rows[rows] >= 0)
+        all_in = n_cand >= len(self.s) - own
+        chosen, proven = self._settle(rows, vals, cand, err, mu, eta, np.broadcast_to(all_in, rows.shape), outsiders)
         done = rows[proven]
         indices[done] = np.take_along_axis(cand[proven], chosen, 1)
         sq_dist[done] = np.take_along_axis(vals[proven], chosen, 1)
@@ -522,13 +544,13 @@ class _Search:
         err: np.ndarray,
         mu: np.ndarray,
         eta: np.ndarray,
-        all_in: bool,
+        all_in: np.ndarray,
         outsiders: tuple[float, float],
     ) -> tuple[np.ndarray, np.ndarray]:
         """The exact k nearest from each row's float32 candidates (``vals`` ascending, ``cand`` their indices,
         ``err`` their error bounds; see the module docstring): the positions (into the candidates, ascending)
-        of the neighbours of the proven rows, and the proven mask (``all_in``: the candidates are the whole
-        support set, so every row is proven; ``outsiders``: the constants of :meth:`_no_outsider`)."""
+        of the neighbours of the proven rows, and the proven mask (``all_in``, per row: the candidates are the
+        whole support set, so no outsider can exist; ``outsiders``: the constants of :meth:`_no_outsider`)."""
         k, m = self.k, vals.shape[1]
         lower, upper = vals - err, vals + err
         kth_upper = np.partition(upper, k - 1, axis=1)[:, k - 1]
@@ -538,8 +560,8 @@ class _Search:
         # no overflow anywhere in the row's float32 arithmetic when (|x| + max |y|)^2 < 2^120
         finite = np.isfinite(vals).all(axis=1) & np.isfinite(err).all(axis=1) & (mu + self.nu_sorted[-1] < 2.0**60)
         proven = finite & (live.sum(axis=1) >= k)
-        if not all_in:
-            proven &= self._no_outsider(mu, vals[:, -1], kth_upper, eta, *outsiders)
+        if not all_in.all():
+            proven &= all_in | self._no_outsider(mu, vals[:, -1], kth_upper, eta, *outsiders)
         keep = live[proven]
         banded = np.flatnonzero(keep.sum(axis=1) > k)  # most rows: exactly k not out, the neighbours
         self.remeasured += banded.size
@@ -590,6 +612,18 @@ class _Search:
             self.nu_sorted, lo, side="left"
         )
         return (inside <= 0) & np.isfinite(beta_hi) & np.isfinite(lo)
+
+
+def _read_only_tensor(array: np.ndarray) -> Any:
+    """``torch.from_numpy`` of an array the search only reads (a read-only memory map, say), without torch's
+    warning about non-writable arrays."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
 
 
 def _on_host(dev: Any) -> bool:
