@@ -182,8 +182,8 @@ def test_automatic_choice(monkeypatch):
 
 @needs_bf16
 def test_auto_leaves_bfloat16_when_it_proves_too_few_rows(monkeypatch):
-    """Gaussian noise in 2048 dimensions: distances concentrate, the first bfloat16 search proves under half the
-    rows of the first chunk, and the rest of the queries are searched in float32 only."""
+    """Gaussian noise in 2048 dimensions: distances concentrate, the first bfloat16 search proves under 80% of
+    the rows of the first chunk, and the rest of the queries are searched in float32 only."""
     monkeypatch.setattr(knn, "_bf16_pays", lambda *args: True)
     rng = np.random.default_rng(3)
     support = rng.normal(size=(2000, 2048)).astype(np.float32)

@@ -97,9 +97,10 @@ inside the search).
 Each row gets ``k + 64`` bfloat16 candidates; rows not proven are searched again in bfloat16 with 8 times as
 many, then in float32 as above (``Neighbours.rechecked_rows``; the float32 copy of the support set is made only
 then). ``"auto"`` uses bfloat16 with at least 256 features and 256 queries, and goes back to float32 for the
-rest of the queries when the first bfloat16 search proves under half the rows of the first chunk (Gaussian
-noise in many dimensions, where all distances are nearly equal). Which precision ran is
-``Neighbours.precision``; the neighbour sets, their order and distances are the same for every precision.
+rest of the queries when its first bfloat16 search, a trial on 256 queries, proves under 80% of them (Gaussian
+noise in many dimensions, where all distances are nearly equal: on real activations the share is 94-100%).
+Which precision ran is ``Neighbours.precision``; the neighbour sets, their order and distances are the same for
+every precision.
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ _ACCUMULATION_UNIT = {"cpu": 2.0**-23, "cuda": 2.0**-22}
 _BF16_PAD = 32  # product width multiple (a bfloat16 tile row on AMX)
 _BF16_MIN_FEATURES = 256  # auto: fewer stay float32 (measured: at 128 the selection, not the product, dominates)
 _BF16_MIN_QUERIES = 256  # auto: fewer queries than this stay float32 (the bfloat16 copy would not pay)
-_BF16_MIN_CERTIFIED = 0.5  # auto: when fewer rows of the first chunk are proven in bfloat16, the rest go float32
+_BF16_MIN_CERTIFIED = 0.8  # auto: when fewer rows of the trial are proven in bfloat16, the rest go float32
+_BF16_TRIAL_ROWS = 256  # auto: the first bfloat16 search, on this many queries, decides whether to go on
 
 
 @dataclass
@@ -222,7 +224,7 @@ def nearest_neighbours(
     again in float32 (``rechecked_rows``). ``"fp32"``: float32 products; ``"fp64"``: float64 products.
     ``"auto"`` (default): ``"bf16"`` where the device multiplies bfloat16 fast (CUDA; a CPU with AVX512-BF16 or
     AMX) and passes a check of its accumulation, with at least 256 features and 256 queries, switching to float32
-    when under half the rows of the first chunk are proven; else ``"fp32"``. ``precision`` of the result says
+    when a first trial on 256 queries proves under 80% of them; else ``"fp32"``. ``precision`` of the result says
     which was used.
     """
     import torch  # imported here: scoring from a DataFrame never loads torch
@@ -424,8 +426,12 @@ class _Search:
         n_cand = min(k + EXTRA_CANDIDATES, self.available)
         n_cand16 = min(k + BF16_EXTRA_CANDIDATES, self.available)
         pending, recheck = [], []
-        for start in range(0, n_q, self.chunk_size):
-            rows = np.arange(start, min(n_q, start + self.chunk_size))
+        starts = list(range(0, n_q, self.chunk_size))
+        trial = self.auto and self.s16 is not None and self.rows > _BF16_TRIAL_ROWS
+        if trial and _bf16_sums_in_float32(self.dev, _BF16_TRIAL_ROWS, self.width, self.depth16):
+            starts = [0, *range(_BF16_TRIAL_ROWS, n_q, self.chunk_size)]  # a small first chunk decides
+        for i, start in enumerate(starts):
+            rows = np.arange(start, starts[i + 1] if i + 1 < len(starts) else n_q)
             if self.s16 is None:
                 pending.append(self._pass(rows, n_cand, indices, sq_dist, bounds))
                 self.first_failed += len(pending[-1])
