@@ -235,6 +235,8 @@ def nearest_neighbours(
         raise ValueError(f"query has {q.shape[1]} features but support has {s.shape[1]}")
     k = check_positive_int(k, "k")
     own_rows = _own_rows(exclude_self, len(q), len(s))
+    if own_rows is not None and not (own_rows >= 0).any():
+        own_rows = None  # no query is a support row
     available = len(s) - (1 if own_rows is not None else 0)
     if k > available:
         limit = "n_support - 1 (exclude_self)" if own_rows is not None else "n_support"

@@ -1,0 +1,343 @@
+"""The streamed exact k-NN search (support set read in row blocks under a memory budget) against an independent
+float64 brute force (numpy, one query at a time, a stable argsort of ``((s - q) ** 2).sum(1)``) and against the
+in-memory engine: random data, tie-heavy integer grids, rows duplicated across blocks, own rows, k = 1 and
+k = n_support - 1, memory-mapped support sets, budgets that force many blocks, both candidate precisions, and real
+activations. Also: the plan, the checks of the inputs, and that a memmap is read in blocks and its pages let go."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from difficulty_widget.measures import knn, knn_streamed
+from difficulty_widget.measures.knn import nearest_neighbours
+from difficulty_widget.measures.knn_streamed import call_bytes, plan_stream, streamed_nearest_neighbours
+
+K = 7
+needs_bf16 = pytest.mark.skipif(
+    not knn._bf16_sums_in_float32(torch.device("cpu"), 64, 64, 32),
+    reason="bfloat16 products here do not sum in float32",
+)
+
+
+def brute(query, support, k, own=None):
+    """Indices and float64 squared distances of the k nearest by (distance, index); ``own[i]`` (>= 0) dropped."""
+    s = np.asarray(support, dtype=np.float64)
+    indices, dists = [], []
+    for i, q in enumerate(np.asarray(query, dtype=np.float64)):
+        d = ((s - q) ** 2).sum(1)
+        order = np.argsort(d, kind="stable")
+        if own is not None and own[i] >= 0:
+            order = order[order != own[i]]
+        indices.append(order[:k])
+        dists.append(d[order[:k]])
+    return np.array(indices), np.array(dists)
+
+
+def activations(rng, n, d, n_clusters=8):
+    """ReLU-like clustered float32 rows (the same clusters for every call)."""
+    centres = np.random.default_rng(99).normal(size=(n_clusters, d))
+    return np.maximum(centres[rng.integers(0, n_clusters, n)] + rng.normal(scale=0.7, size=(n, d)), 0).astype(
+        np.float32
+    )
+
+
+def budget_for(query, support, k, blocks, precision="fp32"):
+    """The largest budget (bytes) whose plan has at least ``blocks`` support blocks."""
+    lo, hi = call_bytes(1, 1, 1, support.shape[1], k, precision=precision, support_itemsize=8, query_itemsize=8), 2**34
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if plan(query, support, k, mid, precision).n_blocks >= blocks else (lo, mid)
+    return lo
+
+
+def plan(query, support, k, budget, precision="fp32"):
+    """The streamed search's plan for these arrays."""
+    return plan_stream(len(query), len(support), support.shape[1], k, budget, precision=precision,
+                       support_itemsize=support.dtype.itemsize, query_itemsize=query.dtype.itemsize)  # fmt: skip
+
+
+@pytest.fixture()
+def calls(monkeypatch):
+    """Every call of the in-memory engine by the streamed search: (query rows, support rows, k)."""
+    seen = []
+
+    def counted(query, support, k, **kwargs):
+        seen.append((len(query), len(support), k))
+        return nearest_neighbours(query, support, k, **kwargs)
+
+    monkeypatch.setattr(knn_streamed, "nearest_neighbours", counted)
+    return seen
+
+
+def check(got, query, support, k, own=None, precision="fp32"):
+    """``got`` is the brute force's answer and the in-memory engine's, ordered, with the same distances."""
+    want_idx, want_d = brute(query, support, k, own)
+    np.testing.assert_array_equal(got.indices, want_idx)
+    np.testing.assert_array_equal(got.sq_distances, want_d)
+    exclude = False if own is None else own
+    ref = nearest_neighbours(query, support, k, exclude_self=exclude, precision=precision)
+    np.testing.assert_array_equal(got.indices, ref.indices)
+    np.testing.assert_array_equal(got.sq_distances, ref.sq_distances)
+    assert got.error_bounds is None
+
+
+def many_blocks(query, support, k, calls, blocks=6, precision="fp32", **kwargs):
+    """The streamed search with a budget that forces at least ``blocks`` support blocks (checked on its calls)."""
+    budget = budget_for(query, support, k, blocks, precision)
+    the_plan = plan(query, support, k, budget, precision)
+    assert the_plan.n_blocks >= blocks and the_plan.estimate <= budget
+    got = streamed_nearest_neighbours(query, support, k, memory_budget=budget, precision=precision, **kwargs)
+    assert len(calls) >= the_plan.n_blocks and max(n_s for _, n_s, _ in calls) <= the_plan.support_rows
+    return got, the_plan
+
+
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=needs_bf16)])
+def test_random_data_in_many_blocks(precision, calls):
+    rng = np.random.default_rng(0)
+    support, query = activations(rng, 900, 48), activations(rng, 80, 48)
+    got, _ = many_blocks(query, support, K, calls, blocks=6, precision=precision)
+    check(got, query, support, K, precision=precision)
+    assert got.precision == precision
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_tie_heavy_integer_grid(dtype, calls):
+    """Values in {0, 1, 2}: most distances are shared by many support points in every block."""
+    rng = np.random.default_rng(1)
+    support, query = rng.integers(0, 3, (900, 5)).astype(dtype), rng.integers(0, 3, (150, 5)).astype(dtype)
+    got, the_plan = many_blocks(query, support, 25, calls, blocks=9)
+    check(got, query, support, 25)
+    # the ties cross block boundaries: the support points at a row's k-th distance lie in several blocks
+    d = ((support[None].astype(np.float64) - query[:, None]) ** 2).sum(-1)
+    spread = [
+        len(np.unique(np.flatnonzero(row == kth) // the_plan.support_rows))
+        for row, kth in zip(d, got.sq_distances[:, -1], strict=True)
+    ]
+    assert np.mean(np.array(spread) > 1) > 0.9
+
+
+def test_rows_duplicated_across_blocks(calls):
+    rng = np.random.default_rng(2)
+    base = activations(rng, 120, 32)
+    support = np.concatenate([base, base[::-1], base[:60], base])  # each row 2 to 4 times, far apart
+    query = np.concatenate([base[::5], activations(rng, 40, 32)])
+    got, _ = many_blocks(query, support, K, calls, blocks=10)
+    check(got, query, support, K)
+    assert (got.sq_distances[: len(base[::5]), 0] == 0).all()  # an exact copy of the query first
+
+
+def test_exclude_self_true(calls):
+    support = activations(np.random.default_rng(3), 700, 24)
+    got, _ = many_blocks(support, support, K, calls, blocks=7, exclude_self=True)
+    check(got, support, support, K, own=np.arange(len(support)))
+    assert not (got.indices == np.arange(len(support))[:, None]).any()
+
+
+def test_exclude_self_offset_array(calls):
+    """Queries that are support rows 300..499 (and 50 that are not: -1)."""
+    rng = np.random.default_rng(4)
+    support = activations(rng, 800, 24)
+    query = np.concatenate([support[300:500], activations(rng, 50, 24)])
+    own = np.concatenate([np.arange(300, 500), np.full(50, -1)])
+    got, _ = many_blocks(query, support, K, calls, blocks=8, exclude_self=own)
+    check(got, query, support, K, own=own)
+    assert (got.sq_distances[200:, 0] > 0).all() and not (got.indices[:200] == own[:200, None]).any()
+
+
+@pytest.mark.parametrize("exclude", [False, True])
+@pytest.mark.parametrize("k", ["one", "n_support - 1"])
+def test_k_of_one_and_all_but_one(k, exclude, calls):
+    """k = n_support - 1 with blocks far smaller than k: every block's whole list goes into the merge."""
+    support = activations(np.random.default_rng(5), 90, 6)
+    query = support if exclude else activations(np.random.default_rng(6), 40, 6)
+    k = 1 if k == "one" else len(support) - 1
+    own = np.arange(len(support)) if exclude else None
+    got, _ = many_blocks(query, support, k, calls, blocks=6, exclude_self=exclude)
+    check(got, query, support, k, own=own)
+
+
+@pytest.mark.parametrize("k", [15, 16, 60])
+def test_blocks_smaller_than_k_holding_own_rows_of_some_queries(k, calls, monkeypatch):
+    """Blocks of 16 rows (the last 13), all queries in one call per block: where a block holds the own rows of
+    some queries only and k is at least its rows, those get one row fewer there than the others (two calls)."""
+    support = activations(np.random.default_rng(7), 61, 4)
+    own = np.r_[np.arange(55, 61), np.full(10, -1), np.arange(0, 10)]
+    query = np.concatenate([support[55:61], activations(np.random.default_rng(8), 10, 4), support[:10]])
+    fixed = knn_streamed.StreamPlan(16, len(query), len(query), 4, 1, 0)
+    monkeypatch.setattr(knn_streamed, "plan_stream", lambda *args, **kwargs: fixed)
+    got = streamed_nearest_neighbours(query, support, k, exclude_self=own)
+    check(got, query, support, k, own=own)
+    split = [n_q for n_q, _, _ in calls if n_q < len(query)]
+    # block 0 holds the own rows of queries 16-25, block 3 (rows 48-60) those of queries 0-5
+    assert split == ([10, 16, 6, 20] if k >= 16 else [6, 20])
+
+
+def test_memmap_support_read_in_blocks(tmp_path, calls):
+    rng = np.random.default_rng(9)
+    support, query = activations(rng, 700, 40), activations(rng, 60, 40)
+    np.save(tmp_path / "support.npy", support)
+    np.save(tmp_path / "query.npy", query)
+    s_map, q_map = np.load(tmp_path / "support.npy", mmap_mode="r"), np.load(tmp_path / "query.npy", mmap_mode="r")
+    assert isinstance(s_map, np.memmap)
+    got, _ = many_blocks(q_map, s_map, K, calls, blocks=6)
+    check(got, query, support, K)
+    np.testing.assert_array_equal(s_map, support)  # the released pages read back unchanged
+
+
+class RowsOnly:
+    """An array behind row slicing only, recording every read; anything else fails."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.reads = array, array.shape, array.dtype, []
+
+    def __getitem__(self, key):
+        assert isinstance(key, slice) and key.step is None, key
+        self.reads.append((key.start, key.stop))
+        return self.array[key]
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("read as a whole")
+
+
+def test_support_is_only_read_in_row_blocks():
+    support = activations(np.random.default_rng(10), 1000, 16)
+    query = support[::9].copy()
+    source = RowsOnly(support)
+    budget = budget_for(query, support, K, 6)
+    got = streamed_nearest_neighbours(query, source, K, memory_budget=budget, precision="fp32")
+    check(got, query, support, K)
+    the_plan = plan(query, support, K, budget)
+    starts = list(range(0, len(support), the_plan.support_rows))
+    assert source.reads == [(a, min(a + the_plan.support_rows, len(support))) for a in starts] and len(starts) > 5
+
+
+def test_copy_on_write_memmap_keeps_its_changes(tmp_path):
+    """Pages of a mode "c" memmap are not released (that would drop the changes made in memory)."""
+    support = activations(np.random.default_rng(11), 600, 16)
+    np.save(tmp_path / "s.npy", support)
+    changed = np.load(tmp_path / "s.npy", mmap_mode="c")
+    changed[::3] += 5.0
+    got = streamed_nearest_neighbours(support[:50], changed, K, memory_budget=budget_for(support[:50], support, K, 6))
+    check(got, support[:50], np.array(changed), K)
+    np.testing.assert_array_equal(changed[::3], support[::3] + 5.0)
+
+
+def resident_file_kb() -> int | None:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssFile:"):
+                return int(line.split()[1])
+    return None
+
+
+def test_memmap_pages_are_released(tmp_path):
+    """A 32 MB support file streamed through a small budget leaves its pages out of this process's resident
+    memory (they stay in the page cache)."""
+    if resident_file_kb() is None:
+        pytest.skip("no RssFile in /proc/self/status")
+    support = np.random.default_rng(12).random((16384, 512), dtype=np.float32)
+    np.save(tmp_path / "big.npy", support)
+    query = support[:40].copy()
+    budget = budget_for(query, support, 3, 8)
+    streamed_nearest_neighbours(query, support[:2000], 3, memory_budget=budget)  # warm-up: code pages of torch
+    mapped = np.load(tmp_path / "big.npy", mmap_mode="r")
+    before = resident_file_kb()
+    got = streamed_nearest_neighbours(query, mapped, 3, memory_budget=budget)
+    grown = resident_file_kb() - before
+    assert grown < 32 * 1024 / 4, f"{grown} kB of mapped pages still resident"
+    np.testing.assert_array_equal(got.indices[:, 0], np.arange(40))
+
+
+def test_one_block_is_the_in_memory_result_field_by_field():
+    rng = np.random.default_rng(13)
+    support, query = activations(rng, 500, 20), activations(rng, 60, 20)
+    got = streamed_nearest_neighbours(query, support, K, precision="fp32")
+    ref = nearest_neighbours(query, support, K, precision="fp32")
+    for name in ("fallback_rows", "widened_rows", "precision", "rechecked_rows", "remeasured_rows", "first_rows"):
+        assert getattr(got, name) == getattr(ref, name), name
+    np.testing.assert_array_equal(got.indices, ref.indices)
+
+
+def test_counters_are_summed_over_blocks(calls):
+    rng = np.random.default_rng(14)
+    support, query = activations(rng, 600, 12), activations(rng, 50, 12)
+    got, the_plan = many_blocks(query, support, K, calls, blocks=6)
+    # each (query row, block) pair is settled by the first float32 search or else searched again, once
+    assert got.first_rows + got.widened_rows == sum(n_q for n_q, _, _ in calls) == the_plan.n_blocks * len(query)
+    assert got.precision == "fp32"
+
+
+def test_plan_fits_the_budget_and_grows_with_it():
+    plans = [plan_stream(30_000, 300_000, 2048, 30, b) for b in ("256MiB", "1GiB", "4GiB", "2GB")]
+    for plan, budget in zip(plans, (2**28, 2**30, 2**32, 2 * 10**9), strict=True):
+        assert plan.estimate <= budget
+        assert plan.support_rows * plan.n_blocks >= 300_000 > plan.support_rows * (plan.n_blocks - 1)
+    assert plans[0].n_blocks > plans[1].n_blocks > plans[2].n_blocks
+    assert plan_stream(100, 500, 8, 3, 2**30).n_blocks == 1  # small inputs: one block, one call
+    assert plan_stream(100, 500, 8, 3, None) == plan_stream(100, 500, 8, 3, "1GiB")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"memory_budget": "lots"}, "memory_budget must be"),
+        ({"memory_budget": 0}, "memory_budget must be a positive"),
+        ({"memory_budget": 500}, "memory_budget=500 is too small"),
+        ({"k": 0}, "k must be"),
+        ({"k": 41}, "k=41 is larger than n_support = 40"),
+        ({"k": 40, "exclude_self": np.full(5, -1)}, "larger than n_support - 1"),
+        ({"exclude_self": True}, "exclude_self=True needs the queries to be the support set"),
+        ({"exclude_self": np.arange(4)}, "exclude_self must be True, False or one support row"),
+        ({"precision": "fp16"}, "precision must be one of"),
+        ({"device": "mps"}, "device='mps' is not supported"),
+        ({"query": np.ones((5, 4))}, "query has 4 features but support has 3"),
+        ({"query": np.ones(5)}, "query must be a 2-D array"),
+        ({"support": np.ones((0, 3))}, "support is empty"),
+        ({"support": np.array([["a"] * 3])}, "support must be numeric"),
+    ],
+)
+def test_bad_inputs_are_refused_before_any_search(kwargs, message, monkeypatch):
+    monkeypatch.setattr(knn_streamed, "nearest_neighbours", lambda *a, **k: pytest.fail("searched"))
+    args = {"query": np.ones((5, 3)), "support": np.ones((40, 3)), "k": 3} | kwargs
+    with pytest.raises(ValueError, match=message):
+        streamed_nearest_neighbours(args.pop("query"), args.pop("support"), args.pop("k"), **args)
+
+
+def test_nan_in_a_later_block_is_named():
+    support = activations(np.random.default_rng(15), 400, 8)
+    support[390, 3] = np.nan
+    with pytest.raises(ValueError, match="support contains NaN"):
+        streamed_nearest_neighbours(support[:20], support, 3, memory_budget=budget_for(support[:20], support, 3, 6))
+
+
+def test_progress_bar_over_blocks(capsys):
+    support = activations(np.random.default_rng(16), 300, 8)
+    budget = budget_for(support[:10], support, 3, 6)
+    streamed_nearest_neighbours(support[:10], support, 3, memory_budget=budget, progress=True)
+    assert "k-NN support blocks" in capsys.readouterr().err
+    streamed_nearest_neighbours(support[:10], support, 3, memory_budget=budget)
+    assert "k-NN support blocks" not in capsys.readouterr().err
+
+
+def test_real_activations(fashion_dir, calls):
+    """The small CNN's probes of 2000 Fashion-MNIST training images (1 epoch): the first 300 as queries against
+    all 2000 (own rows excluded), streamed in at least 4 blocks, against the in-memory engine."""
+    from difficulty_widget.data import load_fashion_mnist
+    from difficulty_widget.extract import extract, train_small_model
+
+    train = load_fashion_mnist("train", root=fashion_dir).subset(np.arange(2000))
+    model = train_small_model(train, "cnn", epochs=1, seed=0, progress=False).model
+    probes = extract(model, train, probes="default", max_probe_dim=4096, progress=False).probes
+    own = np.arange(300)
+    for name in ("block1", "block3"):
+        support = probes[name]
+        query = support[:300]
+        budget = budget_for(query, support, 30, 4, precision="auto")
+        got = streamed_nearest_neighbours(query, support, 30, exclude_self=own, memory_budget=budget)
+        ref = nearest_neighbours(query, support, 30, exclude_self=own)
+        np.testing.assert_array_equal(got.indices, ref.indices)
+        np.testing.assert_array_equal(got.sq_distances, ref.sq_distances)
+        assert got.precision == ref.precision
+    assert len(calls) >= 8
