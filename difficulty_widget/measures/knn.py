@@ -446,12 +446,12 @@ class _Search:
                 self._prepare_float()
         rechecked = np.concatenate(recheck) if recheck else np.empty(0, dtype=np.int64)
         widened = len(rechecked) if self.s16 is not None else 0
-        n_wide = min(self.available, WIDENING[0] * n_cand16)  # a wider bfloat16 search first
+        n_wide = min(self.available, WIDENING[0] * n_cand16) if WIDENING else n_cand16  # a wider bfloat16 search
         step = max(1, min(self.rows, self.rows * n_cand16 // n_wide))
         if (
             len(rechecked)
             and self.s16 is not None
-            and n_cand16 < self.available
+            and n_cand16 < n_wide
             and _bf16_sums_in_float32(self.dev, step, self.width, self.depth16)  # this block shape too
         ):
             batches = [rechecked[i : i + step] for i in range(0, len(rechecked), step)]
