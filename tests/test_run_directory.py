@@ -152,3 +152,21 @@ def test_bad_arguments_fail_before_any_pass(digits_run, tmp_path):
         dw.extract_to(tmp_path / "run", model, train, test, probes=["nope"], progress=False)
     assert not (tmp_path / "run" / "manifest.json").exists()
     torch.manual_seed(0)
+
+
+def test_a_memory_budget_streams_the_support_sets_with_the_same_result(digits_run, tmp_path, monkeypatch):
+    from difficulty_widget.measures import knn_streamed
+
+    train, test, model, want = digits_run
+    dw.extract_to(tmp_path / "run", model, train, test, part_rows=128, progress=False)
+    blocks = []
+    plan = knn_streamed.plan_stream
+
+    def counted(*args, **kwargs):
+        blocks.append(plan(*args, **kwargs).n_blocks)
+        return blocks[-1] and plan(*args, **kwargs)
+
+    monkeypatch.setattr(knn_streamed, "plan_stream", counted)
+    got = dw.analyze_from(tmp_path / "run", memory_budget="400KiB", progress=False)
+    assert_same_analysis(got, want)
+    assert blocks and max(blocks) > 1  # the support sets were read in several blocks

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .._validation import check_labels
 from .knn import Neighbours, check_features, nearest_neighbours
+from .knn_streamed import streamed_nearest_neighbours
 from .registry import Measure, register
 from .support import SupportRows, combine
 
@@ -89,13 +90,15 @@ def data_scores(
     k: int = 30,
     device: Any = None,
     precision: str = "auto",
+    memory_budget: int | str | None = None,
 ) -> pd.DataFrame:
     """Registry adapter: the four data-perspective columns for every row of a table.
 
     The support set is the rows of ``support_mask`` (every row when ``None``): support rows are measured among
     themselves (each excluding itself), the other rows against the support rows; class frequency is the share
     of the support set with the instance's label. ``device``: where the k-NN search runs (default the CPU);
-    ``precision``: of its candidate search (the same result for each).
+    ``precision``: of its candidate search (the same result for each); ``memory_budget``: read the support set in
+    row blocks that fit it (:func:`~difficulty_widget.measures.knn_streamed.streamed_nearest_neighbours`).
     """
     x, y = _features_and_labels(features, labels)
     rows = SupportRows.from_mask(support_mask, len(x))
@@ -109,9 +112,15 @@ def data_scores(
         if query_rows.size:
             query_x = support_x if exclude_self else rows.take(x, query_rows)
             query_y = y[query_rows]
-            nn = nearest_neighbours(
-                query_x, support_x, k, exclude_self=exclude_self, device=device, precision=precision
-            )  # two scores
+            if memory_budget is None:
+                nn = nearest_neighbours(
+                    query_x, support_x, k, exclude_self=exclude_self, device=device, precision=precision
+                )  # two scores
+            else:
+                nn = streamed_nearest_neighbours(
+                    query_x, support_x, k, exclude_self=exclude_self, device=device, precision=precision,
+                    memory_budget=memory_budget,
+                )  # fmt: skip
             frame = pd.DataFrame(
                 {
                     "knn_agreement": _agreement(query_y, support_y, nn),
@@ -124,7 +133,7 @@ def data_scores(
     return combine(parts, rows.n)
 
 
-_OPTIONAL = ("support_mask", "device", "precision")
+_OPTIONAL = ("support_mask", "device", "precision", "memory_budget")
 for _measure in (
     Measure(
         "knn_agreement", "data", ("features", "labels"), "hard = low", "[0, 1]",

@@ -31,6 +31,7 @@ from .knn import (
     majority_vote,
     nearest_neighbours,
 )
+from .knn_streamed import streamed_nearest_neighbours
 from .registry import Measure, register
 from .support import SupportRows, combine
 
@@ -82,6 +83,7 @@ def prediction_depth(
     query_labels: Any = None,
     device: Any = None,
     precision: str = "auto",
+    memory_budget: int | str | None = None,
 ) -> DepthResult:
     """Prediction depth of each query.
 
@@ -98,6 +100,9 @@ def prediction_depth(
     device : where the k-NN search runs (a torch device or its name, e.g. ``"cuda"``); default the CPU.
     precision : of the k-NN candidate search (``"auto"``, ``"bf16"``, ``"fp32"``, ``"fp64"``; see
         :func:`~difficulty_widget.measures.knn.nearest_neighbours`). The depths are the same for each.
+    memory_budget : when given (bytes, or a string such as ``"2GiB"``), each probe's support set is read in row
+        blocks that fit it (:func:`~difficulty_widget.measures.knn_streamed.streamed_nearest_neighbours`), so
+        memory-mapped probes need not fit in memory; the depths are the same.
     """
     if isinstance(query_probes, np.ndarray) or isinstance(support_probes, np.ndarray):
         raise ValueError("query_probes and support_probes must be sequences of arrays, one per probe layer")
@@ -121,10 +126,16 @@ def prediction_depth(
     agreement = None if own is None else np.empty((n_q, len(queries)), dtype=np.float32)
     fallback_rows, widened_rows, precisions, rechecked_rows, first_rows = [], [], [], [], []
     for layer in tqdm(range(len(queries)), desc="prediction depth", unit="probe", disable=not progress, leave=False):
-        nn = nearest_neighbours(
-            queries[layer], supports[layer], k, exclude_self=exclude_self, exact_distances=False,
-            chunk_size=chunk_size, device=device, precision=precision,
-        )  # fmt: skip
+        if memory_budget is None:
+            nn = nearest_neighbours(
+                queries[layer], supports[layer], k, exclude_self=exclude_self, exact_distances=False,
+                chunk_size=chunk_size, device=device, precision=precision,
+            )  # fmt: skip
+        else:
+            nn = streamed_nearest_neighbours(
+                queries[layer], supports[layer], k, exclude_self=exclude_self, memory_budget=memory_budget,
+                precision=precision, device=device,
+            )  # fmt: skip
         fallback_rows.append(nn.fallback_rows)
         widened_rows.append(nn.widened_rows)
         precisions.append(nn.precision)
@@ -186,6 +197,7 @@ def depth_flow(
     progress: bool = False,
     device: Any = None,
     precision: str = "auto",
+    memory_budget: int | str | None = None,
 ) -> DepthFlow:
     """Prediction depth (k = 30) and, from the same neighbours, per probe the k-NN label agreement and whether
     the probe's vote equals the final prediction, for every row of a table.
@@ -193,7 +205,9 @@ def depth_flow(
     ``probes`` holds one (N x d_l) array per probe layer for all N rows. The support set is the rows of
     ``support_mask`` (every row when ``None``): support rows are measured against the others (themselves
     excluded), the remaining rows against all support rows. ``device``: where the k-NN search runs (default the
-    CPU); ``precision``: of its candidate search (the result is the same for each; see :func:`prediction_depth`).
+    CPU); ``precision``: of its candidate search (the result is the same for each; see :func:`prediction_depth`);
+    ``memory_budget``: read the support set in blocks that fit it (see :func:`prediction_depth`; the support rows
+    are a view, not a copy, when they are one contiguous run, as in a run directory).
     """
     rows = SupportRows.from_mask(support_mask, len(labels))
     labels = check_labels(labels, name="labels")
@@ -215,6 +229,7 @@ def depth_flow(
             result = prediction_depth(
                 queries, support, support_labels, predictions[query_rows], k=k, exclude_self=exclude_self,
                 progress=progress, query_labels=labels[query_rows], device=device, precision=precision,
+                memory_budget=memory_budget,
             )  # fmt: skip
             parts.append((result.to_frame(), query_rows))
             agreement[query_rows] = result.agreement
@@ -230,15 +245,17 @@ def depth_scores(
     progress: bool = False,
     device: Any = None,
     precision: str = "auto",
+    memory_budget: int | str | None = None,
 ) -> pd.DataFrame:
     """Registry adapter: the two depth columns of :func:`depth_flow` (same arguments)."""
     return depth_flow(
-        probes, labels, predictions, support_mask=support_mask, progress=progress, device=device, precision=precision
-    ).frame
+        probes, labels, predictions, support_mask=support_mask, progress=progress, device=device,
+        precision=precision, memory_budget=memory_budget,
+    ).frame  # fmt: skip
 
 
 _INPUTS = ("probes", "labels", "predictions")
-_OPTIONAL = ("support_mask", "progress", "device", "precision")
+_OPTIONAL = ("support_mask", "progress", "device", "precision", "memory_budget")
 register(
     Measure(
         name="prediction_depth",

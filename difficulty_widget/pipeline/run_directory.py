@@ -171,6 +171,7 @@ def analyze_from(
     provenance: Mapping[str, Any] | None = None,
     device: str | None = None,
     precision: str = "auto",
+    memory_budget: int | str | None = None,
     verify: bool = True,
     progress: bool = True,
 ) -> Analysis:
@@ -182,7 +183,9 @@ def analyze_from(
     run's ``train_split`` when there are any, else every row). ``keep_embeddings`` (default: what the run was
     made with) are memory-mapped, not loaded. ``verify`` checks every part's checksums first (one read of the
     directory). ``logits_per_epoch``, ``hierarchy``, ``provenance``, ``device`` and ``precision`` are those of
-    ``analyze``.
+    ``analyze``. ``memory_budget`` (bytes, or a string such as ``"4GiB"``) bounds the exact k-NN searches: each
+    probe's support set is read from its memory-mapped file in row blocks that fit it, with the same results
+    (default: the support rows are read into memory, as ``analyze`` holds them).
     """
     import torch
 
@@ -231,7 +234,7 @@ def analyze_from(
     structural = np.load(structural_path) if structural_path.exists() else None
     return finish_run(
         run, extraction, structural, logits_per_epoch=logits_per_epoch, hierarchy=hierarchy, provenance=provenance,
-        precision=precision, progress=progress,
+        precision=precision, knn_memory_budget=memory_budget, progress=progress,
     )  # fmt: skip
 
 
