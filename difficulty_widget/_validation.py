@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 
 def to_numpy(value: Any) -> np.ndarray:
@@ -93,14 +92,3 @@ def lookup_positions(
     found = np.searchsorted(index_ids[order], wanted).clip(0, len(index_ids) - 1)
     positions = order[found].astype(np.int64)
     return positions, index_ids[positions] != wanted
-
-
-def frame_of(df: Any) -> pd.DataFrame:
-    """The per-instance table of ``df``: an Analysis's ``df``, or the DataFrame itself."""
-    from .analysis import Analysis
-
-    if isinstance(df, Analysis):
-        return df.df
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"df must be a pandas DataFrame or an Analysis, got {type(df).__name__}")
-    return df

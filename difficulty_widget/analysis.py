@@ -337,3 +337,12 @@ def _normalise_frame(df: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
     frame["split"] = pd.Categorical(split, categories=sorted(set(split.tolist())))
     rest = [c for c in frame.columns if c not in BASE_COLUMNS]
     return frame[[*BASE_COLUMNS, *rest]]
+
+
+def frame_of(df: Any) -> pd.DataFrame:
+    """The per-instance table of ``df``: an Analysis's ``df``, or the DataFrame itself."""
+    if isinstance(df, Analysis):
+        return df.df
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas DataFrame or an Analysis, got {type(df).__name__}")
+    return df

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ._validation import check_positive_int, frame_of
+from ._validation import check_positive_int
+from .analysis import frame_of
 
 if TYPE_CHECKING:
     from .analysis import Analysis

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._validation import frame_of, to_numpy
+from ._validation import to_numpy
+from .analysis import frame_of
 
 if TYPE_CHECKING:
     from .analysis import Analysis
