@@ -34,39 +34,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
-
-
-def resident_gb() -> float:
-    """Current resident memory of this process (VmRSS), in GiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 2**20
-    return float("nan")
-
-
-class PeakSampler:
-    """The largest resident memory seen while the ``with`` block runs (sampled every 20 ms), in GiB."""
-
-    def __enter__(self) -> PeakSampler:
-        self.peak, self._stop = resident_gb(), threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, resident_gb())
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, resident_gb())
+from bench_depth import PeakSampler, resident_gb  # the same memory sampler (this folder is on the path)
 
 
 def write_synthetic(path: Path, n: int, d: int, seed: int, n_clusters: int = 200, latent: int = 32) -> None:

@@ -20,14 +20,16 @@ K = 30
 
 
 def brute(query, support, k, exclude_self=False):
-    """Indices and squared distances of the k nearest, by (float64 distance, index)."""
+    """Indices and squared distances of the k nearest, by (float64 distance, index); ``exclude_self``: True (row
+    i drops support row i) or per query the support row to drop (-1: none)."""
     s = np.asarray(support, dtype=np.float64)
+    own = np.arange(len(query)) if exclude_self is True else exclude_self
     indices, dists = [], []
     for i, q in enumerate(np.asarray(query, dtype=np.float64)):
         d = ((s - q) ** 2).sum(1)
         order = np.argsort(d, kind="stable")
-        if exclude_self:
-            order = order[order != i]
+        if own is not False and own is not None and own[i] >= 0:
+            order = order[order != own[i]]
         indices.append(order[:k])
         dists.append(d[order[:k]])
     return np.array(indices), np.array(dists)
@@ -252,13 +254,7 @@ def test_exclude_self_at_an_offset(precision):
     own = np.arange(300, 600)
     own[::7] = -1  # these queries keep their own row as a neighbour
     got = nearest_neighbours(query, x, K, exclude_self=own, precision=precision)
-    s = x.astype(np.float64)
-    for i, q in enumerate(query.astype(np.float64)):
-        d = ((s - q) ** 2).sum(1)
-        order = np.argsort(d, kind="stable")
-        order = order[order != own[i]][:K]
-        np.testing.assert_array_equal(got.indices[i], order)
-        np.testing.assert_array_equal(got.sq_distances[i], d[order])
+    assert_exact(got, query, x, K, exclude_self=own)
     # a support set of k + 1 rows: rows without an own entry must still look at every row
     small = x[: K + 1]
     own_small = np.full(len(small), -1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_knn import brute
 
 from difficulty_widget.measures import knn, knn_streamed
 from difficulty_widget.measures.knn import nearest_neighbours
@@ -19,20 +20,6 @@ needs_bf16 = pytest.mark.skipif(
     not knn._bf16_sums_in_float32(torch.device("cpu"), 64, 64, 32),
     reason="bfloat16 products here do not sum in float32",
 )
-
-
-def brute(query, support, k, own=None):
-    """Indices and float64 squared distances of the k nearest by (distance, index); ``own[i]`` (>= 0) dropped."""
-    s = np.asarray(support, dtype=np.float64)
-    indices, dists = [], []
-    for i, q in enumerate(np.asarray(query, dtype=np.float64)):
-        d = ((s - q) ** 2).sum(1)
-        order = np.argsort(d, kind="stable")
-        if own is not None and own[i] >= 0:
-            order = order[order != own[i]]
-        indices.append(order[:k])
-        dists.append(d[order[:k]])
-    return np.array(indices), np.array(dists)
 
 
 def activations(rng, n, d, n_clusters=8):
@@ -73,10 +60,10 @@ def calls(monkeypatch):
 
 def check(got, query, support, k, own=None, precision="fp32"):
     """``got`` is the brute force's answer and the in-memory engine's, ordered, with the same distances."""
-    want_idx, want_d = brute(query, support, k, own)
+    exclude = False if own is None else own
+    want_idx, want_d = brute(query, support, k, exclude)
     np.testing.assert_array_equal(got.indices, want_idx)
     np.testing.assert_array_equal(got.sq_distances, want_d)
-    exclude = False if own is None else own
     ref = nearest_neighbours(query, support, k, exclude_self=exclude, precision=precision)
     np.testing.assert_array_equal(got.indices, ref.indices)
     np.testing.assert_array_equal(got.sq_distances, ref.sq_distances)

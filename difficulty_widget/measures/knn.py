@@ -785,19 +785,10 @@ def _smallest_bf16(q16: Any, s16: Any, n_cand: int, width: int, block: Any, own:
     columns written into ``block``; ``own`` as in :func:`_smallest32`."""
     import torch
 
-    m, n_s = len(q16), len(s16)
-    vals, idx = [], []
-    for lo in range(0, n_s, width):
-        hi = min(n_s, lo + width)
-        d16 = torch.mm(q16, s16[lo:hi].T, out=block[: m * (hi - lo)].view(m, hi - lo))
-        if own is not None:
-            inside = torch.nonzero((own >= lo) & (own < hi)).squeeze(1)
-            d16[inside, own[inside] - lo] = float("inf")  # each query's own row
-        v, i = _smallest_unsorted(d16, min(n_cand, hi - lo))
-        vals.append(v)
-        idx.append(i + lo)
-    top_vals, pos = torch.topk(torch.cat(vals, 1), n_cand, dim=1, largest=False, sorted=True)
-    return top_vals, torch.cat(idx, 1).gather(1, pos)
+    def product(lo: int, hi: int, out: Any) -> Any:
+        return torch.mm(q16, s16[lo:hi].T, out=out)
+
+    return _smallest_over_blocks(product, len(q16), len(s16), n_cand, width, block, own)
 
 
 @lru_cache(maxsize=1)
@@ -856,18 +847,29 @@ def _smallest32(
     ``block``; query row i is support row ``own[i]`` when ``own`` (a tensor) is given (that entry is skipped)."""
     import torch
 
-    m, n_s = len(q32), len(s32)
+    def product(lo: int, hi: int, out: Any) -> Any:
+        # |s|^2 - 2 q.s in one fused product; |q|^2 is constant along a row, so it is added after the search
+        return torch.addmm(s_norm2[None, lo:hi], q32, s32[lo:hi].T, beta=1.0, alpha=-2.0, out=out)
+
+    return _smallest_over_blocks(product, len(q32), len(s32), n_cand, width, block, own)
+
+
+def _smallest_over_blocks(
+    product: Any, m: int, n_s: int, n_cand: int, width: int, block: Any, own: Any | None
+) -> tuple[Any, Any]:
+    """The ``n_cand`` smallest values per row (ascending) and their support indices over support-column blocks
+    of at most ``width``: ``product(lo, hi, out)`` writes the m x (hi - lo) values of columns lo:hi into ``out``
+    (a view of ``block``); query row i's own support row ``own[i]`` (a tensor, when given) is skipped."""
+    import torch
+
     vals, idx = [], []
     for lo in range(0, n_s, width):
         hi = min(n_s, lo + width)
-        # |s|^2 - 2 q.s in one fused product; |q|^2 is constant along a row, so it is added after the search
-        d32 = torch.addmm(
-            s_norm2[None, lo:hi], q32, s32[lo:hi].T, beta=1.0, alpha=-2.0, out=block[: m * (hi - lo)].view(m, hi - lo)
-        )
+        values = product(lo, hi, block[: m * (hi - lo)].view(m, hi - lo))
         if own is not None:
             inside = torch.nonzero((own >= lo) & (own < hi)).squeeze(1)
-            d32[inside, own[inside] - lo] = float("inf")  # each query's own row
-        v, i = _smallest_unsorted(d32, min(n_cand, hi - lo))
+            values[inside, own[inside] - lo] = float("inf")  # each query's own row
+        v, i = _smallest_unsorted(values, min(n_cand, hi - lo))
         vals.append(v)
         idx.append(i + lo)
     # the n_cand smallest of a row are among the n_cand smallest of each column block
