@@ -9,9 +9,10 @@ and error consistency), :class:`Explorer` (the JupyterLab widget), and the subpa
 
 from ._version import __version__
 from .analysis import Analysis
-from .collection import analyze_models, train_zoo
 from .pipeline import analyze_from, extract_to
-from .scoring import analysis_from_extraction, analyze
+from .pipeline.collection import analyze_models, train_zoo
+from .pipeline.demo import demo_data
+from .pipeline.scoring import analysis_from_extraction, analyze
 
 __all__ = [
     "Analysis",
@@ -21,6 +22,7 @@ __all__ = [
     "analyze",
     "analyze_from",
     "analyze_models",
+    "demo_data",
     "extract_to",
     "train_zoo",
 ]

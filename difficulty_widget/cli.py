@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .demo import DATASETS
+from .pipeline.demo import DATASETS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         from .data import DatasetNotFoundError
-        from .demo import main_demo
+        from .pipeline.demo import main_demo
 
         try:
             return main_demo(args.dataset, args.out, args.epochs, args.seed, not args.no_progress, args.open)

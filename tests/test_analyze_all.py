@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 import difficulty_widget as dw
-from difficulty_widget.demo import demo_data
 from difficulty_widget.extract import DynamicsRecorder, extract, make_model, train_model, train_small_model
 from difficulty_widget.measures import (
     data_map,
@@ -22,6 +21,7 @@ from difficulty_widget.measures import (
 )
 from difficulty_widget.measures.data import data_scores
 from difficulty_widget.measures.support import SupportRows
+from difficulty_widget.pipeline.demo import demo_data
 from difficulty_widget.widget.transport import table_to_ipc
 
 DEPTH = ["prediction_depth", "depth_undetermined"]

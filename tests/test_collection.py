@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import difficulty_widget as dw
-from difficulty_widget.collection import correct_column
-from difficulty_widget.demo import demo_data
 from difficulty_widget.extract import extract, make_model
+from difficulty_widget.pipeline.collection import correct_column
+from difficulty_widget.pipeline.demo import demo_data
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 import difficulty_widget as dw
-from difficulty_widget.demo import demo_data
 from difficulty_widget.extract import extract, train_small_model
 from difficulty_widget.measures import prediction_depth, registry
 from difficulty_widget.measures.depth import depth_flow, depth_scores
 from difficulty_widget.measures.flow import flow_summary, layer_tables, select_by_layer_range
+from difficulty_widget.pipeline.demo import demo_data
 
 
 def brute_flow(query, support, support_labels, query_labels, predictions, k, exclude_self):

@@ -39,7 +39,7 @@ def test_cifar10h_counts_are_what_the_paper_describes(cifar10h):
     assert cifar10h.class_names == CIFAR10_CLASSES and cifar10h.images is None and cifar10h.labels is None
     annotators = counts.sum(axis=1)
     assert annotators.min() == 47 and annotators.max() == 63
-    scores = cifar10h.scores()
+    scores = human_scores(cifar10h.counts, cifar10h.labels)
     assert len(scores) == 10000
     assert scores["human_n_annotators"].tolist() == annotators.tolist()
 
@@ -82,7 +82,7 @@ def test_agreement_with_given_labels(cifar10h):
 def test_probabilities_file_gives_the_same_count_free_scores(cifar10h_dir, cifar10h):
     probs = load_cifar10h(cifar10h_dir / "cifar10h-probs.npy")
     assert probs.is_probabilities and probs.counts.shape == (10000, 10)
-    from_probs, from_counts = probs.scores(), cifar10h.scores()
+    from_probs, from_counts = human_scores(probs.counts, probs.labels), human_scores(cifar10h.counts)
     assert "human_n_annotators" not in from_probs.columns
     for column in ("human_agreement", "human_entropy", "human_ambiguity"):
         np.testing.assert_allclose(from_probs[column], from_counts[column], rtol=0, atol=1e-12)
@@ -250,7 +250,7 @@ def test_counts_are_paired_with_torchvision_images(cifar10h_dir, monkeypatch):
     loaded = load_cifar10h(cifar10h_dir, cifar10_root="/some/root")
     assert calls == [("/some/root", False, False)]
     assert loaded.images.images.shape == (10000, 32, 32, 3) and loaded.labels.tolist()[:3] == [0, 1, 2]
-    assert "human_agreement" in loaded.scores().columns
+    assert "human_agreement" in human_scores(loaded.counts, loaded.labels).columns
 
 
 def _cifar10_root() -> Path | None:

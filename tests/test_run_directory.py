@@ -15,9 +15,9 @@ import torch
 import difficulty_widget as dw
 import difficulty_widget.extract as extract_module
 from difficulty_widget.data.torch_dataset import ImageArrayDataset
-from difficulty_widget.demo import demo_data
 from difficulty_widget.extract import extract, train_small_model
 from difficulty_widget.pipeline import RunDirectory, RunDirectoryError
+from difficulty_widget.pipeline.demo import demo_data
 
 
 def assert_same_analysis(got: dw.Analysis, want: dw.Analysis) -> None:
@@ -123,7 +123,7 @@ def test_a_directory_of_another_run_is_refused(digits_run, tmp_path):
 
 
 def test_support_query_selects_the_training_rows(digits_run, tmp_path):
-    from difficulty_widget.scoring import analysis_from_extraction
+    from difficulty_widget.pipeline.scoring import analysis_from_extraction
 
     train, test, model, want = digits_run
     dw.extract_to(tmp_path / "run", model, train, test, part_rows=128, progress=False)
@@ -132,7 +132,7 @@ def test_support_query_selects_the_training_rows(digits_run, tmp_path):
     assert got.provenance["training_rows"] == query
     mask = (want.df["split"] == "train").to_numpy() & (want.df["label"] != 3).to_numpy()
     probes = list(want.provenance["depth_probes"])
-    ex = extract(model, dw.scoring._combine(train, test), probes=probes, max_probe_dim=4096, progress=False)
+    ex = extract(model, dw.pipeline.scoring._combine(train, test), probes=probes, max_probe_dim=4096, progress=False)
     direct = analysis_from_extraction(
         ex, depth_probes=probes, features_probe=want.provenance["features_probe"], support_mask=mask,
         ids=want.df["id"].to_numpy(), split=want.df["split"].to_numpy(dtype=object), progress=False,

@@ -64,13 +64,6 @@ class HumanLabels:
         """The given (dataset) labels when the images were loaded, else None."""
         return None if self.images is None else self.images.labels
 
-    def scores(self) -> pd.DataFrame:
-        """:func:`~difficulty_widget.measures.human.human_scores` of these labels (agreement with the given
-        labels when the images were loaded, with the human majority otherwise)."""
-        from ..measures.human import human_scores
-
-        return human_scores(self.counts, self.labels)
-
 
 def load_cifar10h(
     path: str | os.PathLike, *, cifar10_root: str | os.PathLike | None = None, download: bool = False

@@ -90,7 +90,7 @@ def extract_to(
 
     from .._version import __version__
     from ..extract import extract
-    from ..scoring import _structural_similarity, prepare_run
+    from .scoring import _structural_similarity, prepare_run
 
     if not isinstance(part_rows, int | np.integer) or part_rows < 1:
         raise ValueError(f"part_rows must be a positive integer, got {part_rows!r}")
@@ -191,7 +191,7 @@ def analyze_from(
 
     from ..extract import Extraction
     from ..measures.knn import check_precision
-    from ..scoring import PreparedRun, finish_run
+    from .scoring import PreparedRun, finish_run
 
     check_precision(precision)
     directory = RunDirectory(Path(run_dir))

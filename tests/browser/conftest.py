@@ -217,7 +217,7 @@ class Page:
 @pytest.fixture(scope="session")
 def demo_analysis(lab) -> Path:
     """The demo's analysis of the digits (5 epochs), saved in the lab's folder as demo/analysis.parquet."""
-    from difficulty_widget.demo import run_demo
+    from difficulty_widget.pipeline.demo import run_demo
 
     run_demo("digits", lab.root / "demo", epochs=5, progress=False)
     return lab.root / "demo" / "analysis.parquet"

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import Analysis
-from .data.images import ImageData
-from .measures import registry
-from .measures.ensemble import error_consistency_report
+from ..analysis import Analysis
+from ..data.images import ImageData
+from ..measures import registry
+from ..measures.ensemble import error_consistency_report
 
 #: The default zoo: two CNN seeds, two MLP seeds and a softmax regression (5 models, 3 architectures).
 DEFAULT_ZOO: tuple[tuple[str, int], ...] = (("cnn", 0), ("cnn", 1), ("mlp", 0), ("mlp", 1), ("linear", 0))
@@ -36,7 +36,7 @@ def train_zoo(
     """
     from tqdm.auto import tqdm
 
-    from .extract import train_small_model
+    from ..extract import train_small_model
 
     if not specs:
         raise ValueError("specs must name at least one (kind, seed) pair")
@@ -75,7 +75,7 @@ def analyze_models(
     ``dichotomy_shares``, ``error_consistency`` (M x M Cohen's kappa on all those rows),
     ``error_consistency_decisive`` (on their decisive rows only) and ``error_consistency_summary``.
     """
-    from .extract import extract
+    from ..extract import extract
 
     if not isinstance(models, Mapping) or len(models) < 2:
         raise ValueError("models must be a mapping of at least two names to models")

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import Analysis
-from .data import ImageData, load_digits, load_fashion_mnist
+from ..analysis import Analysis
+from ..data import ImageData, load_digits, load_fashion_mnist
 
 DATASETS = ("digits", "fashion-mnist")
 DEFAULT_EPOCHS = {"digits": 20, "fashion-mnist": 2}
@@ -47,7 +47,7 @@ def run_demo(
     """Train the small CNN on the training split (recording its training dynamics), analyse every instance from
     every perspective the run allows (model scores, prediction depth, data scores, dynamics), save
     ``out/analysis.parquet``."""
-    from .extract import train_small_model
+    from ..extract import train_small_model
     from .scoring import analyze
 
     data = demo_data(dataset, seed=seed)
@@ -67,9 +67,9 @@ def save_view_inputs(model: Any, data: ImageData, analysis: Analysis, out: Path,
     """What the Explorer's views need beyond the table: the penultimate embedding (``embeddings.npy``, row-aligned
     with the analysis, for the instance view's neighbours) and its PCA projection (columns ``proj_x``, ``proj_y``),
     and the class templates (``templates.npy``, for the class graph)."""
-    from .extract import extract
-    from .projection import add_projection
-    from .semantics import class_templates
+    from ..extract import extract
+    from ..projection import add_projection
+    from ..semantics import class_templates
 
     out.mkdir(parents=True, exist_ok=True)
     probe = analysis.provenance.get("features_probe")

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import Analysis
-from .data.images import ImageData
-from .measures import registry
-from .measures.depth import depth_flow, depth_scores
-from .measures.flow import layer_tables
-from .measures.knn import check_precision
+from ..analysis import Analysis
+from ..data.images import ImageData
+from ..measures import registry
+from ..measures.depth import depth_flow, depth_scores
+from ..measures.flow import layer_tables
+from ..measures.knn import check_precision
 
 PENULTIMATE = "penultimate"
 
@@ -112,7 +112,7 @@ def _probe(extraction: Any, name: str) -> np.ndarray:
 
 
 def _check_logits_per_epoch(logits_per_epoch: Any, support_mask: Any, n: int, extraction: Any) -> np.ndarray:
-    from .preflight import check_logits_per_epoch
+    from ..preflight import check_logits_per_epoch
 
     n_train = n if support_mask is None else int(np.count_nonzero(support_mask))
     return check_logits_per_epoch(logits_per_epoch, n_train, extraction.logits.shape[1])
@@ -193,7 +193,7 @@ def analyze(
     depth, ``analysis.tables`` holds the layer-wise flow data ``layer_agreement`` and ``layer_vote_matches``
     (see :func:`analysis_from_extraction`).
     """
-    from .extract import extract
+    from ..extract import extract
 
     run = prepare_run(
         model, data, test_data, probes=probes, features=features, logits_per_epoch=logits_per_epoch,
@@ -256,10 +256,10 @@ def prepare_run(
 ) -> PreparedRun:
     """Every check of :func:`analyze` before its pass, on one traced batch, and the plan of the pass (the same
     arguments; also used by :func:`~difficulty_widget.pipeline.extract_to`)."""
-    from .data.datasets import as_pairs, class_names_of, targets_of
-    from .extract.extraction import pick_device
-    from .extract.plan import first_batch, plan_extraction
-    from .preflight import check_label_map, check_logits_per_epoch, check_targets, plan_classes
+    from ..data.datasets import as_pairs, class_names_of, targets_of
+    from ..extract.extraction import pick_device
+    from ..extract.plan import first_batch, plan_extraction
+    from ..preflight import check_label_map, check_logits_per_epoch, check_targets, plan_classes
 
     info: dict[str, Any] = {"model": model_name or type(model).__name__}
     ids = split = wnids = None
@@ -378,7 +378,7 @@ def _kept_names(keep: str | Sequence[str] | None, plan: Any) -> dict[str, str]:
 
 def _structural_similarity(model: Any, n_classes: int) -> np.ndarray | None:
     """Template cosine similarity from the model's last linear layer, or None when it has no usable one."""
-    from .semantics import class_templates, structural_similarity
+    from ..semantics import class_templates, structural_similarity
 
     try:
         templates = class_templates(model)
@@ -417,7 +417,7 @@ def _combine(data: Any, test_data: Any) -> Any:
 def _concatenate(extractions: list[Any]) -> Any:
     if len(extractions) == 1:
         return extractions[0]
-    from .extract import Extraction
+    from ..extract import Extraction
 
     first = extractions[0]
     return Extraction(
