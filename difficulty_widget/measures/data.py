@@ -19,6 +19,7 @@ from .._validation import check_labels
 from .knn import Neighbours, check_features, nearest_neighbours
 from .knn_streamed import streamed_nearest_neighbours
 from .registry import Measure, register
+from .search import KnnSearch
 from .support import SupportRows, combine
 
 
@@ -91,6 +92,7 @@ def data_scores(
     device: Any = None,
     precision: str = "auto",
     memory_budget: int | str | None = None,
+    search: KnnSearch | None = None,
 ) -> pd.DataFrame:
     """Registry adapter: the four data-perspective columns for every row of a table.
 
@@ -98,7 +100,8 @@ def data_scores(
     themselves (each excluding itself), the other rows against the support rows; class frequency is the share
     of the support set with the instance's label. ``device``: where the k-NN search runs (default the CPU);
     ``precision``: of its candidate search (the same result for each); ``memory_budget``: read the support set in
-    row blocks that fit it (:func:`~difficulty_widget.measures.knn_streamed.streamed_nearest_neighbours`).
+    row blocks that fit it (:func:`~difficulty_widget.measures.knn_streamed.streamed_nearest_neighbours`);
+    ``search``: the k-NN engine (a :data:`~difficulty_widget.measures.search.KnnSearch`; default in-process).
     """
     x, y = _features_and_labels(features, labels)
     rows = SupportRows.from_mask(support_mask, len(x))
@@ -112,7 +115,9 @@ def data_scores(
         if query_rows.size:
             query_x = support_x if exclude_self else rows.take(x, query_rows)
             query_y = y[query_rows]
-            if memory_budget is None:
+            if search is not None:
+                nn = search(query_x, support_x, k, exclude_self=exclude_self, precision=precision, device=device)
+            elif memory_budget is None:
                 nn = nearest_neighbours(
                     query_x, support_x, k, exclude_self=exclude_self, device=device, precision=precision
                 )  # two scores
@@ -133,7 +138,7 @@ def data_scores(
     return combine(parts, rows.n)
 
 
-_OPTIONAL = ("support_mask", "device", "precision", "memory_budget")
+_OPTIONAL = ("support_mask", "device", "precision", "memory_budget", "search")
 for _measure in (
     Measure(
         "knn_agreement", "data", ("features", "labels"), "hard = low", "[0, 1]",

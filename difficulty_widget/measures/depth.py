@@ -33,6 +33,7 @@ from .knn import (
 )
 from .knn_streamed import streamed_nearest_neighbours
 from .registry import Measure, register
+from .search import KnnSearch
 from .support import SupportRows, combine
 
 
@@ -84,6 +85,7 @@ def prediction_depth(
     device: Any = None,
     precision: str = "auto",
     memory_budget: int | str | None = None,
+    search: KnnSearch | None = None,
 ) -> DepthResult:
     """Prediction depth of each query.
 
@@ -103,6 +105,9 @@ def prediction_depth(
     memory_budget : when given (bytes, or a string such as ``"2GiB"``), each probe's support set is read in row
         blocks that fit it (:func:`~difficulty_widget.measures.knn_streamed.streamed_nearest_neighbours`), so
         memory-mapped probes need not fit in memory; the depths are the same.
+    search : the engine of the k-NN searches, a :data:`~difficulty_widget.measures.search.KnnSearch` (called as
+        ``search(query, support, k, exclude_self=..., precision=..., device=...)``, for example a
+        ``RayExecutor``'s ``nearest_neighbours``); default the in-process engine. The depths are the same.
     """
     if isinstance(query_probes, np.ndarray) or isinstance(support_probes, np.ndarray):
         raise ValueError("query_probes and support_probes must be sequences of arrays, one per probe layer")
@@ -126,7 +131,10 @@ def prediction_depth(
     agreement = None if own is None else np.empty((n_q, len(queries)), dtype=np.float32)
     fallback_rows, widened_rows, precisions, rechecked_rows, first_rows = [], [], [], [], []
     for layer in tqdm(range(len(queries)), desc="prediction depth", unit="probe", disable=not progress, leave=False):
-        if memory_budget is None:
+        if search is not None:
+            nn = search(queries[layer], supports[layer], k, exclude_self=exclude_self, precision=precision,
+                        device=device)  # fmt: skip
+        elif memory_budget is None:
             nn = nearest_neighbours(
                 queries[layer], supports[layer], k, exclude_self=exclude_self, exact_distances=False,
                 chunk_size=chunk_size, device=device, precision=precision,
@@ -198,6 +206,7 @@ def depth_flow(
     device: Any = None,
     precision: str = "auto",
     memory_budget: int | str | None = None,
+    search: KnnSearch | None = None,
 ) -> DepthFlow:
     """Prediction depth (k = 30) and, from the same neighbours, per probe the k-NN label agreement and whether
     the probe's vote equals the final prediction, for every row of a table.
@@ -207,7 +216,8 @@ def depth_flow(
     excluded), the remaining rows against all support rows. ``device``: where the k-NN search runs (default the
     CPU); ``precision``: of its candidate search (the result is the same for each; see :func:`prediction_depth`);
     ``memory_budget``: read the support set in blocks that fit it (see :func:`prediction_depth`; the support rows
-    are a view, not a copy, when they are one contiguous run, as in a run directory).
+    are a view, not a copy, when they are one contiguous run, as in a run directory); ``search``: the k-NN engine
+    (see :func:`prediction_depth`).
     """
     rows = SupportRows.from_mask(support_mask, len(labels))
     labels = check_labels(labels, name="labels")
@@ -229,7 +239,7 @@ def depth_flow(
             result = prediction_depth(
                 queries, support, support_labels, predictions[query_rows], k=k, exclude_self=exclude_self,
                 progress=progress, query_labels=labels[query_rows], device=device, precision=precision,
-                memory_budget=memory_budget,
+                memory_budget=memory_budget, search=search,
             )  # fmt: skip
             parts.append((result.to_frame(), query_rows))
             agreement[query_rows] = result.agreement
@@ -246,16 +256,17 @@ def depth_scores(
     device: Any = None,
     precision: str = "auto",
     memory_budget: int | str | None = None,
+    search: KnnSearch | None = None,
 ) -> pd.DataFrame:
     """Registry adapter: the two depth columns of :func:`depth_flow` (same arguments)."""
     return depth_flow(
         probes, labels, predictions, support_mask=support_mask, progress=progress, device=device,
-        precision=precision, memory_budget=memory_budget,
+        precision=precision, memory_budget=memory_budget, search=search,
     ).frame  # fmt: skip
 
 
 _INPUTS = ("probes", "labels", "predictions")
-_OPTIONAL = ("support_mask", "progress", "device", "precision", "memory_budget")
+_OPTIONAL = ("support_mask", "progress", "device", "precision", "memory_budget", "search")
 register(
     Measure(
         name="prediction_depth",

@@ -69,6 +69,7 @@ def extract_to(
     image_key: str | None = None,
     label_key: str | None = None,
     part_rows: int = DEFAULT_PART_ROWS,
+    engine: Any = None,
     progress: bool = True,
 ) -> RunDirectory:
     """Run ``model`` once over ``data`` (and ``test_data``) and write what it gives to ``run_dir`` in parts.
@@ -80,16 +81,20 @@ def extract_to(
     model, other data or other probes it raises :class:`RunDirectoryError` naming what differs. Then
     :func:`analyze_from` computes every measure from the directory.
 
+    ``engine``: ``"local"`` (default: this process) or a
+    :class:`~difficulty_widget.pipeline.distributed.RayExecutor` (or ``"ray"`` for one with its defaults): the
+    parts' rows are then extracted by a Ray Data pipeline on its cluster, one forward batch per Ray task, and
+    written here as they arrive; the files are the same, bit for bit.
+
     Example::
 
         run = dw.extract_to("runs/resnet50-imagenet", model, train_folder, val_folder, device="cuda")
         analysis = dw.analyze_from("runs/resnet50-imagenet")
     """
     import torch
-    from tqdm.auto import tqdm
 
     from .._version import __version__
-    from ..extract import extract
+    from .distributed import as_executor
     from .scoring import _structural_similarity, prepare_run
 
     if not isinstance(part_rows, int | np.integer) or part_rows < 1:
@@ -138,27 +143,117 @@ def extract_to(
     todo = [part for part in directory.parts() if not part.done]
     ids = np.arange(n) if run.ids is None else np.asarray(run.ids)
     split = None if run.split is None else np.asarray(run.split).astype(str)
+    executor = as_executor(engine)
+    try:
+        if executor.name == "local":
+            _extract_here(model, run, todo, arrays, ids, split, num_workers, progress)
+        else:
+            _extract_on_ray(executor, model, run, todo, arrays, ids, split, progress)
+    finally:
+        if isinstance(engine, str):  # made here: stopped here
+            executor.close()
+    return directory
+
+
+def _extract_here(model: Any, run: Any, todo: list[Part], arrays: dict[str, np.memmap], ids: np.ndarray,
+                  split: np.ndarray | None, num_workers: int | None, progress: bool) -> None:  # fmt: skip
+    """Extract the parts ``todo`` in this process, one after another."""
+    from tqdm.auto import tqdm
+
+    from ..extract import extract
+
     bar = tqdm(todo, desc="extract_to", unit="part", disable=not progress or not todo)
     for part in bar:
-        rows = _rows(run.parts[part.data_part], part.local_start, part.local_stop)
+        rows = rows_of(run.parts[part.data_part], part.local_start, part.local_stop)
         ex = extract(model, rows, plan=run.plan, device=run.device, num_workers=num_workers,
                      label_map=run.label_map, progress=False)  # fmt: skip
         for name, array in arrays.items():
             array[part.start : part.stop] = ex.probes[name]
-            array.flush()
-        table = {"id": ids[part.start : part.stop], "label": ex.labels, "prediction": ex.predictions}
-        if split is not None:
-            table["split"] = split[part.start : part.stop]
-        _write_rows(part.parquet, table, ex.logits)
-        record = {
-            "rows": [part.start, part.stop],
-            "parquet_crc32": _file_crc32(part.parquet),
-            "probe_crc32": {name: _crc32(array[part.start : part.stop]) for name, array in arrays.items()},
-            "reductions": {name: _jsonable(r) for name, r in ex.reductions.items()},
-        }
-        _write_json(part.record, record)
+        _finish_part(part, arrays, ids, split, ex.labels, ex.predictions, ex.logits, ex.reductions)
     bar.close()
-    return directory
+
+
+def _extract_on_ray(executor: Any, model: Any, run: Any, todo: list[Part], arrays: dict[str, np.memmap],
+                    ids: np.ndarray, split: np.ndarray | None, progress: bool) -> None:  # fmt: skip
+    """Extract the parts ``todo`` on a Ray cluster (:func:`~difficulty_widget.pipeline.distributed.ray_extract_rows`),
+    one forward batch per chunk, aligned to the parts' starts as :func:`_extract_here` runs them; a part is
+    written once all its rows have come back."""
+    from tqdm.auto import tqdm
+
+    from .distributed import ray_extract_rows
+
+    step = run.plan.batch_size
+    chunks = [(part.start + lo - part.local_start, part.data_part, lo, min(part.local_stop, lo + step))
+              for part in todo for lo in range(part.local_start, part.local_stop, step)]  # fmt: skip
+    n_classes = run.plan.n_classes
+    open_parts = {part.start: _Pending(part, n_classes) for part in todo}
+    starts = np.array(sorted(open_parts))
+    reductions = {spec.name: spec.describe(run.plan.max_probe_dim) for spec in run.plan.probes}
+    bar = tqdm(total=sum(p.stop - p.start for p in todo), desc="extract_to (ray)", unit="img", disable=not progress)
+    for out in ray_extract_rows(executor, model, run.plan, chunks, run.parts, label_map=run.label_map, progress=False):
+        rows = out["rows"]
+        for name, array in arrays.items():
+            array[rows] = out["probes"][name]
+        owner = starts[np.searchsorted(starts, rows, side="right") - 1]
+        for start in np.unique(owner):
+            pending, mine = open_parts[int(start)], owner == start
+            pending.add(rows[mine], out["labels"][mine], out["predictions"][mine], out["logits"][mine])
+            if pending.left == 0:
+                part = pending.part
+                _finish_part(part, arrays, ids, split, pending.labels, pending.predictions, pending.logits,
+                             reductions)  # fmt: skip
+                del open_parts[int(start)]
+        bar.update(len(rows))
+    bar.close()
+    if open_parts:
+        names = ", ".join(p.part.name for p in open_parts.values())
+        raise RunDirectoryError(f"the Ray extraction ended with parts not complete: {names}")
+
+
+class _Pending:
+    """The rows of one part received so far (Ray extraction)."""
+
+    def __init__(self, part: Part, n_classes: int):
+        n = part.stop - part.start
+        self.part, self.left = part, n
+        self.labels = np.empty(n, dtype=np.int64)
+        self.predictions = np.empty(n, dtype=np.int64)
+        self.logits = np.empty((n, n_classes), dtype=np.float32)
+        self.seen = np.zeros(n, dtype=bool)
+
+    def add(self, rows: np.ndarray, labels: np.ndarray, predictions: np.ndarray, logits: np.ndarray) -> None:
+        local = rows - self.part.start
+        if self.seen[local].any():
+            raise RunDirectoryError(f"{self.part.name}: rows came back twice from the Ray extraction")
+        self.seen[local] = True
+        self.labels[local], self.predictions[local], self.logits[local] = labels, predictions, logits
+        self.left -= len(local)
+
+
+def _finish_part(
+    part: Part,
+    arrays: dict[str, np.memmap],
+    ids: np.ndarray,
+    split: np.ndarray | None,
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    logits: np.ndarray,
+    reductions: dict,
+) -> None:
+    """Write a part whose probe rows are in ``arrays``: flush them, its parquet file, then its record (last)."""
+    for array in arrays.values():
+        array.flush()
+    table = {"id": ids[part.start : part.stop], "label": labels, "prediction": predictions}
+    if split is not None:
+        table["split"] = split[part.start : part.stop]
+    _write_rows(part.parquet, table, logits)
+    record = {
+        "rows": [part.start, part.stop],
+        "parquet_crc32": _file_crc32(part.parquet),
+        "probe_crc32": {name: _crc32(array[part.start : part.stop]) for name, array in arrays.items()},
+        "reductions": {name: _jsonable(r) for name, r in reductions.items()},
+    }
+    _write_json(part.record, record)
 
 
 def analyze_from(
@@ -172,6 +267,7 @@ def analyze_from(
     device: str | None = None,
     precision: str = "auto",
     memory_budget: int | str | None = None,
+    engine: Any = None,
     verify: bool = True,
     progress: bool = True,
 ) -> Analysis:
@@ -185,16 +281,46 @@ def analyze_from(
     directory). ``logits_per_epoch``, ``hierarchy``, ``provenance``, ``device`` and ``precision`` are those of
     ``analyze``. ``memory_budget`` (bytes, or a string such as ``"4GiB"``) bounds the exact k-NN searches: each
     probe's support set is read from its memory-mapped file in row blocks that fit it, with the same results
-    (default: the support rows are read into memory, as ``analyze`` holds them).
+    (default: the support rows are read into memory, as ``analyze`` holds them). ``engine``: where the k-NN
+    searches run: ``"local"`` (default, this process) or a
+    :class:`~difficulty_widget.pipeline.distributed.RayExecutor` (``"ray"``: one with its defaults), whose actors
+    read the probes' files; the result is the same.
+
+    Example::
+
+        from difficulty_widget.pipeline.distributed import RayExecutor
+
+        with RayExecutor(address="auto", workers=8) as ray_engine:
+            analysis = dw.analyze_from("runs/resnet50-imagenet", engine=ray_engine)
     """
+    from ..measures.knn import check_precision
+    from .distributed import as_executor
+
+    check_precision(precision)
+    executor = as_executor(engine, memory_budget)  # checked (and a cluster joined) before any reading
+    try:
+        return _analyze_directory(
+            RunDirectory(Path(run_dir)), support=support, logits_per_epoch=logits_per_epoch, hierarchy=hierarchy,
+            keep_embeddings=keep_embeddings, provenance=provenance, device=device, precision=precision,
+            memory_budget=memory_budget, search=None if executor.name == "local" else executor.nearest_neighbours,
+            verify=verify, progress=progress,
+        )  # fmt: skip
+    finally:
+        if isinstance(engine, str):
+            executor.close()
+
+
+def _analyze_directory(
+    directory: RunDirectory, *, support: str | None, logits_per_epoch: Any, hierarchy: Any,
+    keep_embeddings: Any, provenance: Mapping[str, Any] | None, device: str | None, precision: str,
+    memory_budget: int | str | None, search: Any, verify: bool, progress: bool,
+) -> Analysis:  # fmt: skip
+    """:func:`analyze_from` on an opened directory with its k-NN engine ``search`` (None: in this process)."""
     import torch
 
     from ..extract import Extraction
-    from ..measures.knn import check_precision
     from .scoring import PreparedRun, finish_run
 
-    check_precision(precision)
-    directory = RunDirectory(Path(run_dir))
     manifest = directory.manifest
     missing = [part.name for part in directory.parts() if not part.done]
     if missing:
@@ -234,7 +360,7 @@ def analyze_from(
     structural = np.load(structural_path) if structural_path.exists() else None
     return finish_run(
         run, extraction, structural, logits_per_epoch=logits_per_epoch, hierarchy=hierarchy, provenance=provenance,
-        precision=precision, knn_memory_budget=memory_budget, progress=progress,
+        precision=precision, knn_memory_budget=memory_budget, knn_search=search, progress=progress,
     )  # fmt: skip
 
 
@@ -370,7 +496,7 @@ def _labels_fingerprint(parts: list[Any]) -> str | None:
     return digest.hexdigest()
 
 
-def _rows(part: Any, start: int, stop: int) -> Any:
+def rows_of(part: Any, start: int, stop: int) -> Any:
     """Rows ``start:stop`` of one data part, in a form :func:`~difficulty_widget.extract.extract` takes."""
     from torch.utils.data import DataLoader, Dataset, Subset
 

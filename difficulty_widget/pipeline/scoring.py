@@ -36,6 +36,7 @@ def analysis_from_extraction(
     device: str | None = None,
     precision: str = "auto",
     knn_memory_budget: int | str | None = None,
+    knn_search: Any = None,
     progress: bool = False,
 ) -> Analysis:
     """Score an :class:`~difficulty_widget.extract.Extraction` with every measure its contents allow.
@@ -45,7 +46,9 @@ def analysis_from_extraction(
     the data-perspective scores; ``logits_per_epoch`` (E x N_train x C, the training rows in order) gives the
     training dynamics (``device``: where the k-NN searches run; ``precision``: of their candidate searches, see
     :func:`~difficulty_widget.measures.knn.nearest_neighbours`, the scores are the same for each;
-    ``knn_memory_budget``: read their support sets in row blocks that fit it, for probes memory-mapped from disk).
+    ``knn_memory_budget``: read their support sets in row blocks that fit it, for probes memory-mapped from disk;
+    ``knn_search``: the engine of those searches, a :data:`~difficulty_widget.measures.search.KnnSearch` such as
+    ``RayExecutor(...).nearest_neighbours``, default in-process).
     ``support_mask`` marks the training rows that
     neighbour-based measures compare against (every row when ``None``). A C x C ``structural_similarity``
     (template cosine) and a class ``hierarchy`` give the semantic error columns.
@@ -68,6 +71,8 @@ def analysis_from_extraction(
         inputs["precision"] = check_precision(precision)
     if knn_memory_budget is not None:
         inputs["memory_budget"] = knn_memory_budget
+    if knn_search is not None:
+        inputs["search"] = knn_search
     if support_mask is not None:
         inputs["support_mask"] = np.asarray(support_mask, dtype=bool)
     if depth_probes:
@@ -85,6 +90,7 @@ def analysis_from_extraction(
         flow = depth_flow(
             inputs["probes"], extraction.labels, extraction.predictions, support_mask=inputs.get("support_mask"),
             progress=progress, device=device, precision=precision, memory_budget=knn_memory_budget,
+            search=knn_search,
         )  # fmt: skip
     scores = registry.compute_available(inputs, precomputed=None if flow is None else {depth_scores: flow.frame})
     frame = pd.DataFrame({"id": np.arange(n) if ids is None else np.asarray(ids), "label": extraction.labels})
@@ -329,11 +335,12 @@ def finish_run(
     provenance: Mapping[str, Any] | None = None,
     precision: str = "auto",
     knn_memory_budget: int | str | None = None,
+    knn_search: Any = None,
     progress: bool = True,
 ) -> Analysis:
     """Every measure of :func:`analyze` from the pass's ``extraction`` and the template similarity
     ``structural`` (or None); the embeddings ``run.kept`` stay in ``analysis.embeddings``
-    (``knn_memory_budget``: see :func:`analysis_from_extraction`)."""
+    (``knn_memory_budget``, ``knn_search``: see :func:`analysis_from_extraction`)."""
     info = dict(run.info)
     depth_probes, features_probe = run.plan.requested, run.plan.features
     if depth_probes:
@@ -355,7 +362,7 @@ def finish_run(
         depth_probes=depth_probes, features_probe=features_probe, support_mask=run.support_mask,
         logits_per_epoch=logits_per_epoch, structural_similarity=structural, hierarchy=hierarchy, progress=progress,
         device=None if run.device.type == "cpu" else str(run.device), precision=precision,
-        knn_memory_budget=knn_memory_budget,
+        knn_memory_budget=knn_memory_budget, knn_search=knn_search,
     )  # fmt: skip
     analysis.embeddings = {name: extraction.probes[probe] for name, probe in run.kept.items()}
     return analysis
