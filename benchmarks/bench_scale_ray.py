@@ -66,10 +66,10 @@ def part_b(args: argparse.Namespace) -> None:
     ray.init(num_cpus=cpus, include_dashboard=False, object_store_memory=512 * 2**20, log_to_driver=False)
     print(f"  ray.init (local cluster, {cpus} CPUs)  {time.perf_counter() - started:6.1f} s")
     try:
-        configs = [("1 worker x all CPUs", {"workers": 1, "cpus_per_worker": cpus})]
+        configs = [("1 worker x all CPUs", {"workers": 1})]
         if cpus >= 2:
-            configs += [("2 workers, replicated", {"workers": 2, "cpus_per_worker": cpus // 2, "shards": 1}),
-                        ("2 workers, sharded", {"workers": 2, "cpus_per_worker": cpus // 2, "shards": 2})]  # fmt: skip
+            configs += [("2 workers, replicated", {"workers": 2, "shards": 1}),
+                        ("2 workers, sharded", {"workers": 2, "shards": 2})]  # fmt: skip
         for label, options in configs:
             with RayExecutor(query_rows=args.query_rows, **options) as engine:
                 started = time.perf_counter()

@@ -84,7 +84,8 @@ class RayExecutor:
 
     ``address``: the cluster to join (``"auto"``, ``"ray://host:10001"``, ...); None starts a local one when this
     process is not connected yet (``init_kwargs`` go to ``ray.init``, e.g. ``num_cpus``, ``object_store_memory``).
-    ``workers`` actors of ``cpus_per_worker`` CPUs and ``gpus_per_worker`` GPUs each (with GPUs the actors
+    ``workers`` actors of ``cpus_per_worker`` CPUs (default: the cluster's CPUs shared out among them; for
+    extraction, one CPU is left to the decode tasks) and ``gpus_per_worker`` GPUs each (with GPUs the actors
     search and extract on ``"cuda"``); ``memory_per_worker`` (bytes or ``"4GiB"``) bounds what an actor's k-NN
     search holds and decides replicated or sharded support sets; ``query_rows`` per block (the unit of work
     that is retried); ``shards``: ``"auto"``, or force ``1`` (replicated) or ``workers`` (sharded); ``timeout_s``
@@ -104,7 +105,7 @@ class RayExecutor:
         address: str | None = None,
         *,
         workers: int = 1,
-        cpus_per_worker: float = 1,
+        cpus_per_worker: float | None = None,
         gpus_per_worker: float = 0,
         memory_per_worker: int | str = DEFAULT_MEMORY_BUDGET,
         query_rows: int = 4096,
@@ -131,6 +132,12 @@ class RayExecutor:
         self._started = not ray.is_initialized()
         if self._started:
             ray.init(address=address, **{"include_dashboard": False, **(init_kwargs or {})})
+        if cpus_per_worker is None:
+            total = ray.cluster_resources().get("CPU", 0)
+            self.cpus_per_worker = max(1, int(total // workers))
+            self._extract_cpus = max(1, int((total - 1) // workers))
+        else:
+            self._extract_cpus = cpus_per_worker
         self._check_resources(ray)
         self._actors: list[Any] = []
         self._objects: dict[int, tuple[Any, Any]] = {}  # id(array) -> (array, its ObjectRef): put once
@@ -443,9 +450,10 @@ def ray_extract_rows(
     import threading
 
     total = ray.cluster_resources().get("CPU", 0)
-    if executor.workers * executor.cpus_per_worker >= total:
+    cpus = executor._extract_cpus
+    if executor.workers * cpus >= total:
         raise ValueError(
-            f"RayExecutor extraction: {executor.workers} model workers x {executor.cpus_per_worker} CPUs leave no "
+            f"RayExecutor extraction: {executor.workers} model workers x {cpus} CPUs leave no "
             f"CPU of the cluster's {total:g} for the decode tasks (Ray Data would hang: ray issue 44687); use "
             "fewer workers or a bigger cluster"
         )
@@ -458,10 +466,10 @@ def ray_extract_rows(
         _decode_chunk, batch_size=1, fn_kwargs={"parts": refs["parts"]}, num_cpus=1
     )
     extracted = decoded.map_batches(
-        ExtractWorker, batch_size=1, concurrency=executor.workers, num_cpus=executor.cpus_per_worker,
+        ExtractWorker, batch_size=1, concurrency=executor.workers, num_cpus=cpus,
         num_gpus=executor.gpus_per_worker,
         fn_constructor_kwargs={"model": refs["model"], "plan": plan, "label_map": label_map,
-                               "device": executor.device, "threads": max(1, int(executor.cpus_per_worker))},
+                               "device": executor.device, "threads": max(1, int(cpus))},
     )  # fmt: skip
     names = [spec.name for spec in plan.probes]
     results: queue.Queue = queue.Queue(maxsize=4)
