@@ -63,3 +63,29 @@ def semantics_cache(tmp_path_factory) -> Path:
     """A cache folder for the WordNet copy, class ancestors and similarity matrices, shared by the session (never
     the user's cache)."""
     return tmp_path_factory.mktemp("semantics-cache")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_only_what_ray_sessions_of_this_run_created():
+    """Ray's local clusters (tests/test_distributed.py, notebook 07) write ``~/.ray/auth_token`` (Ray >= 2.59) and a
+    session folder under the temp dir's ``ray/``. Afterwards, remove those this test run created, and nothing else."""
+    import shutil
+    import tempfile
+
+    token = Path.home() / ".ray" / "auth_token"
+    sessions = Path(tempfile.gettempdir()) / "ray"
+    had_token = token.exists()
+    before = set(sessions.iterdir()) if sessions.is_dir() else set()
+    yield
+    if not had_token and token.exists():
+        token.unlink()
+        if not any(token.parent.iterdir()):
+            token.parent.rmdir()
+    if sessions.is_dir():
+        for path in set(sessions.iterdir()) - before:
+            if path.is_symlink():
+                path.unlink()
+            elif path.is_dir() and path.name.startswith("session_"):
+                shutil.rmtree(path, ignore_errors=True)
+        if not before and not any(sessions.iterdir()):
+            sessions.rmdir()
