@@ -50,7 +50,8 @@ def test_demo_open_writes_a_notebook_that_runs_and_starts_jupyterlab_on_it(tmp_p
     import nbclient
     import nbformat
 
-    from difficulty_widget import cli, demo
+    from difficulty_widget import cli
+    from difficulty_widget.pipeline import demo
 
     started = []
     monkeypatch.setattr(demo.subprocess, "call", lambda cmd, cwd: started.append((cmd, cwd)) or 0)
