@@ -27,7 +27,8 @@ from difficulty_widget.widget.transport import table_to_ipc
 DEPTH = ["prediction_depth", "depth_undetermined"]
 DATA = ["knn_agreement", "centroid_distance", "local_density", "class_frequency"]
 DYNAMICS = ["dm_confidence", "dm_variability", "dm_correctness", "dm_region", "forgetting_events", "never_learned",
-            "aum", "iteration_learned", "learned_undefined"]  # fmt: skip
+            "aum", "iteration_learned", "learned_undefined", "mean_loss", "el2n_early", "first_learned",
+            "first_forgotten", "unforgettable", "diq_aleatoric", "diq_region"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_dynamics_of_training_rows_come_from_the_recorded_logits(run):
     np.testing.assert_allclose(rows["dm_confidence"], expected["dm_confidence"])
     assert rows["dm_region"].astype(str).tolist() == expected["dm_region"].astype(str).tolist()
     correct = z.argmax(axis=2) == train.labels[None, :]
-    np.testing.assert_array_equal(rows["forgetting_events"], forgetting_events(correct)[0])
+    np.testing.assert_array_equal(rows["forgetting_events"], forgetting_events(correct, rank_never_learned=True)[0])
     np.testing.assert_array_equal(rows["iteration_learned"], iteration_learned(correct)[0])
     margin = np.take_along_axis(z, train.labels[None, :, None], axis=2)[..., 0] - np.where(
         np.arange(10)[None, None, :] == train.labels[None, :, None], -np.inf, z

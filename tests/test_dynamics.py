@@ -73,6 +73,7 @@ def test_registry_adapter_has_every_column():
     assert list(frame.columns) == [
         "dm_confidence", "dm_variability", "dm_correctness", "dm_region",
         "forgetting_events", "never_learned", "aum", "iteration_learned", "learned_undefined",
+        "mean_loss", "el2n_early", "first_learned", "first_forgotten", "unforgettable", "diq_aleatoric", "diq_region",
     ]  # fmt: skip
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import difficulty_widget as dw
-from difficulty_widget.measures import MODEL_SCORE_COLUMNS, Measure, registry
+from difficulty_widget.measures import BATTERY_COLUMNS, MODEL_SCORE_COLUMNS, Measure, registry
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "measures.md"
 
@@ -41,7 +41,7 @@ def scratch_measure():
 
 def test_model_measures_are_registered_with_complete_entries():
     model = {m.name: m for m in registry.measures("model") if m.inputs == ("logits", "labels")}
-    assert set(model) == set(MODEL_SCORE_COLUMNS) - {"prediction"}
+    assert set(model) == (set(MODEL_SCORE_COLUMNS) | set(BATTERY_COLUMNS)) - {"prediction"}
     for m in model.values():
         assert m.inputs == ("logits", "labels") and m.reference and m.description and m.range
     assert model["loss"].direction == "hard = high" and model["margin"].direction == "hard = low"
@@ -50,7 +50,7 @@ def test_model_measures_are_registered_with_complete_entries():
 def test_compute_available_calls_each_function_once_and_skips_what_inputs_do_not_allow(scratch_measure):
     logits = np.array([[3.0, 1.0, 0.0], [0.0, 2.0, 1.5]])
     out = registry.compute_available({"logits": logits, "labels": np.array([0, 2])})
-    assert list(out.columns) == [*MODEL_SCORE_COLUMNS, "top_two_gap"]
+    assert list(out.columns) == [*MODEL_SCORE_COLUMNS, *BATTERY_COLUMNS, "top_two_gap"]
     assert out["top_two_gap"].tolist() == [2.0, 0.5]
     assert len(scratch_measure) == 1
     assert registry.compute_available({"labels": np.array([0])}).empty

@@ -6,7 +6,18 @@ Importing this package registers every measure in :mod:`difficulty_widget.measur
 from . import registry
 from .data import centroid_distance, class_frequency, knn_label_agreement, local_density
 from .depth import DepthFlow, DepthResult, depth_flow, prediction_depth
-from .dynamics import area_under_margin, data_map, forgetting_events, iteration_learned
+from .dynamics import (
+    area_under_margin,
+    data_iq,
+    data_map,
+    el2n_early,
+    first_forgotten,
+    first_learned,
+    forgetting_events,
+    iteration_learned,
+    mean_loss,
+    unforgettable,
+)
 from .ensemble import (
     BootstrapInterval,
     DichotomyResult,
@@ -18,13 +29,23 @@ from .ensemble import (
     kappa_bootstrap_ci,
 )
 from .flow import flow_summary, layer_tables, select_by_layer_range
+from .gradients import grand_full, grand_last_layer
 from .human import difficulty_quadrants, human_scores, model_human_alignment
 from .knn import majority_vote, nearest_neighbours
-from .model import MODEL_SCORE_COLUMNS, model_scores
+from .model import (
+    BATTERY_COLUMNS,
+    MODEL_SCORE_COLUMNS,
+    confidence_weighted_entropy,
+    el2n,
+    mistakenness,
+    model_scores,
+    normalized_margin,
+)
 from .registry import Measure, axis_title, compute_available, register
 from .semantic_errors import error_semantic_depth, error_similarity_rank
 
 __all__ = [
+    "BATTERY_COLUMNS",
     "MODEL_SCORE_COLUMNS",
     "BootstrapInterval",
     "DepthFlow",
@@ -37,17 +58,25 @@ __all__ = [
     "centroid_distance",
     "class_frequency",
     "compute_available",
+    "confidence_weighted_entropy",
+    "data_iq",
     "data_map",
     "depth_flow",
     "dichotomy",
     "difficulty_quadrants",
+    "el2n",
+    "el2n_early",
     "error_consistency",
     "error_consistency_matrix",
     "error_consistency_report",
     "error_semantic_depth",
     "error_similarity_rank",
+    "first_forgotten",
+    "first_learned",
     "flow_summary",
     "forgetting_events",
+    "grand_full",
+    "grand_last_layer",
     "human_scores",
     "iteration_learned",
     "kappa_bootstrap_ci",
@@ -55,11 +84,15 @@ __all__ = [
     "layer_tables",
     "local_density",
     "majority_vote",
+    "mean_loss",
+    "mistakenness",
     "model_human_alignment",
     "model_scores",
     "nearest_neighbours",
+    "normalized_margin",
     "prediction_depth",
     "register",
     "registry",
     "select_by_layer_range",
+    "unforgettable",
 ]

@@ -7,11 +7,19 @@ Inputs are the training set's logits recorded after each epoch, ``logits_per_epo
   epochs predicted correctly (Swayamdipta et al., "Dataset Cartography", EMNLP 2020, section 2), with the
   regions easy-to-learn / ambiguous / hard-to-learn;
 - ``forgetting_events``: transitions from correct to incorrect between consecutive records (Toneva et al.,
-  "An empirical study of example forgetting", ICLR 2019); never-learned instances are flagged;
+  "An empirical study of example forgetting", ICLR 2019); never-learned instances are flagged, and in the
+  ``forgetting_events`` column they count E, above any learned instance, because Toneva et al. rank them as
+  forgotten infinitely often; ``first_learned``, ``first_forgotten`` and ``unforgettable`` after the same paper;
 - ``area_under_margin``: the mean over epochs of the margin z_y - max_{c != y} z_c (Pleiss et al., NeurIPS
   2020, eq. 1-2);
 - ``iteration_learned``: the first epoch from which the instance stays correct to the end (Baldock et al.,
-  NeurIPS 2021); undefined when the last record is wrong (then E, flagged).
+  NeurIPS 2021); undefined when the last record is wrong (then E, flagged);
+- ``mean_loss``: the mean over epochs of the cross-entropy -log p_y;
+- ``el2n_early``: EL2N ||p - e_y||_2 averaged over the first epochs (Paul, Ganguli, Dziugaite, NeurIPS 2021);
+- ``data_iq``: Data-IQ's confidence, aleatoric and epistemic uncertainty and its regions easy / ambiguous / hard
+  (Seedat, Crabbe, Bica, van der Schaar, NeurIPS 2022).
+
+Epochs are counted from 0: record e is the state after the (e + 1)-th epoch.
 """
 
 from __future__ import annotations
@@ -22,11 +30,12 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_labels, to_numpy
-from .model import log_softmax, true_class_margin
+from .model import el2n_from_probs, log_softmax, true_class_margin
 from .registry import Measure, register
 from .support import SupportRows, expand
 
 REGIONS = ("easy-to-learn", "ambiguous", "hard-to-learn")
+DATA_IQ_REGIONS = ("easy", "ambiguous", "hard")
 
 
 def check_per_epoch(values: Any, name: str, ndim: int) -> np.ndarray:
@@ -44,10 +53,15 @@ def check_per_epoch(values: Any, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
-def _true_probs_and_correct(logits_per_epoch: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _log_probs(logits_per_epoch: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(logits as float64, labels, log-softmax), E x N x C each but the labels, after one validation."""
     z = check_per_epoch(logits_per_epoch, "logits_per_epoch", 3).astype(np.float64)
     y = check_labels(labels, n=z.shape[1], n_classes=z.shape[2])
-    log_p = np.stack([log_softmax(epoch) for epoch in z])
+    return z, y, np.stack([log_softmax(epoch) for epoch in z])
+
+
+def _true_probs_and_correct(logits_per_epoch: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    z, y, log_p = _log_probs(logits_per_epoch, labels)
     true_prob = np.exp(np.take_along_axis(log_p, y[None, :, None], axis=2)[..., 0])
     correct = z.argmax(axis=2) == y[None, :]
     return z, true_prob, correct
@@ -101,11 +115,45 @@ def _data_map(
     )
 
 
-def forgetting_events(correct_per_epoch: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(number of correct -> incorrect transitions, never-learned flag) per instance."""
+def forgetting_events(correct_per_epoch: Any, *, rank_never_learned: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(number of correct -> incorrect transitions, never-learned flag) per instance.
+
+    Toneva et al. (ICLR 2019) count a forgetting event when an instance goes from correct to incorrect, and rank
+    instances that are never learned as the most forgettable of all (as if forgotten infinitely often). A
+    never-learned instance has no transitions, so its count is 0; ``rank_never_learned=True`` gives it E instead,
+    above every learned instance's count (at most E // 2): the value of the ``forgetting_events`` column, so that
+    sorting by it follows the paper.
+    """
     correct = check_per_epoch(correct_per_epoch, "correct_per_epoch", 2).astype(bool)
-    forgotten = (correct[:-1] & ~correct[1:]).sum(axis=0)
-    return forgotten.astype(np.int64), ~correct.any(axis=0)
+    forgotten = (correct[:-1] & ~correct[1:]).sum(axis=0).astype(np.int64)
+    never = ~correct.any(axis=0)
+    if rank_never_learned:
+        forgotten[never] = correct.shape[0]
+    return forgotten, never
+
+
+def first_learned(correct_per_epoch: Any) -> np.ndarray:
+    """The first epoch at which the instance is predicted correctly (its first learning event, Toneva et al., ICLR
+    2019); E when it never is."""
+    correct = check_per_epoch(correct_per_epoch, "correct_per_epoch", 2).astype(bool)
+    return np.where(correct.any(axis=0), correct.argmax(axis=0), correct.shape[0]).astype(np.int64)
+
+
+def first_forgotten(correct_per_epoch: Any) -> np.ndarray:
+    """The first epoch e >= 1 whose record is wrong after a correct record at e - 1 (the first forgetting event,
+    Toneva et al., ICLR 2019); E when the instance is never forgotten, and 0 when it is never learned: the paper
+    ranks never-learned instances as the most forgettable, and 0 puts them first under "hard = low"."""
+    correct = check_per_epoch(correct_per_epoch, "correct_per_epoch", 2).astype(bool)
+    events = correct[:-1] & ~correct[1:]  # events[e - 1]: forgotten at epoch e
+    first = np.where(events.any(axis=0), events.argmax(axis=0) + 1, correct.shape[0])
+    return np.where(correct.any(axis=0), first, 0).astype(np.int64)
+
+
+def unforgettable(correct_per_epoch: Any) -> np.ndarray:
+    """Learned at some epoch and never forgotten afterwards (the "unforgettable examples" of Toneva et al., ICLR
+    2019); never-learned instances are not unforgettable."""
+    correct = check_per_epoch(correct_per_epoch, "correct_per_epoch", 2).astype(bool)
+    return correct.any(axis=0) & ~(correct[:-1] & ~correct[1:]).any(axis=0)
 
 
 def iteration_learned(correct_per_epoch: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -123,24 +171,124 @@ def area_under_margin(logits_per_epoch: Any, labels: Any) -> np.ndarray:
     return true_class_margin(z, y[None, :]).mean(axis=0)
 
 
+def mean_loss(logits_per_epoch: Any, labels: Any) -> np.ndarray:
+    """Mean over epochs of the cross-entropy -log p_y^(e), from the log-softmax (no overflow, no log of 0)."""
+    _, y, log_p = _log_probs(logits_per_epoch, labels)
+    return -np.take_along_axis(log_p, y[None, :, None], axis=2)[..., 0].mean(axis=0)
+
+
+def default_early_epochs(n_epochs: int) -> int:
+    """The first tenth of training, rounded up (at least 1): ``ceil(E / 10)``.
+
+    Paul, Ganguli, Dziugaite (NeurIPS 2021) score CIFAR-10 after 20 of 200 epochs, a tenth of training;
+    averaging the records up to that point keeps the early-training view with one run instead of ten."""
+    return max(1, -(-int(n_epochs) // 10))
+
+
+def el2n_early(logits_per_epoch: Any, labels: Any, *, early_epochs: int | None = None) -> np.ndarray:
+    """EL2N ||p^(e) - e_y||_2 averaged over the first ``early_epochs`` records (default
+    :func:`default_early_epochs`, the first tenth of training).
+
+    Paul, Ganguli, Dziugaite, "Deep learning on a data diet", NeurIPS 2021: the EL2N score early in
+    training, E ||p(w_t, x) - y||_2, whose expectation the paper takes over ten training runs at one early epoch t;
+    with one recorded run, the mean over the early epochs stands in for it.
+    """
+    _, y, log_p = _log_probs(logits_per_epoch, labels)
+    return _el2n_early(log_p, y, early_epochs)
+
+
+def _el2n_early(log_p: np.ndarray, y: np.ndarray, early_epochs: int | None) -> np.ndarray:
+    n_epochs = log_p.shape[0]
+    k = default_early_epochs(n_epochs) if early_epochs is None else early_epochs
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_epochs:
+        raise ValueError(f"early_epochs must be an integer in [1, {n_epochs}] (the recorded epochs), got {k!r}")
+    return el2n_from_probs(np.exp(log_p[:k]), y[None, :]).mean(axis=0)
+
+
+def data_iq(
+    logits_per_epoch: Any,
+    labels: Any,
+    *,
+    confidence_thresholds: tuple[float, float] = (0.25, 0.75),
+    aleatoric_percentile: float = 50.0,
+) -> pd.DataFrame:
+    """Data-IQ per instance (Seedat, Crabbe, Bica, van der Schaar, NeurIPS 2022): over the E records,
+    with P_e = p_y^(e) the probability of the given label,
+
+    - ``diq_confidence`` = mean_e P_e,
+    - ``diq_aleatoric`` = mean_e P_e (1 - P_e) (aleatoric uncertainty, in [0, 1/4]),
+    - ``diq_epistemic`` = mean_e (P_e - mean P)^2 (epistemic variability; ``dm_variability`` squared),
+    - ``diq_region``: ``hard`` when confidence <= 0.25 and aleatoric <= its median over the instances given,
+      ``easy`` when confidence >= 0.75 and aleatoric <= that median, ``ambiguous`` otherwise: the thresholds of
+      the authors' code and tutorials (``conf_thresh_low = 0.25``, ``conf_thresh_high = 0.75``,
+      ``percentile_thresh = 50``), set by ``confidence_thresholds`` and ``aleatoric_percentile``.
+    """
+    _, true_prob, _ = _true_probs_and_correct(logits_per_epoch, labels)
+    return _data_iq(true_prob, confidence_thresholds, aleatoric_percentile)
+
+
+def _data_iq(
+    true_prob: np.ndarray,
+    confidence_thresholds: tuple[float, float] = (0.25, 0.75),
+    aleatoric_percentile: float = 50.0,
+) -> pd.DataFrame:
+    low, high = (float(t) for t in confidence_thresholds)
+    if not 0.0 <= low <= high <= 1.0:
+        raise ValueError(f"confidence_thresholds must be (low, high) with 0 <= low <= high <= 1, got {(low, high)}")
+    if not 0.0 <= aleatoric_percentile <= 100.0:
+        raise ValueError(f"aleatoric_percentile must lie in [0, 100], got {aleatoric_percentile!r}")
+    confidence = true_prob.mean(axis=0)
+    aleatoric = (true_prob * (1.0 - true_prob)).mean(axis=0)
+    steady = aleatoric <= np.percentile(aleatoric, aleatoric_percentile)
+    codes = np.where(steady & (confidence >= high), 0, np.where(steady & (confidence <= low), 2, 1))
+    return pd.DataFrame(
+        {
+            "diq_confidence": confidence,
+            "diq_aleatoric": aleatoric,
+            "diq_epistemic": true_prob.var(axis=0),
+            "diq_region": pd.Categorical.from_codes(codes, categories=list(DATA_IQ_REGIONS), ordered=True),
+        }
+    )
+
+
+DYNAMICS_COLUMNS = (
+    "dm_confidence", "dm_variability", "dm_correctness", "dm_region", "forgetting_events", "never_learned", "aum",
+    "iteration_learned", "learned_undefined", "mean_loss", "el2n_early", "first_learned", "first_forgotten",
+    "unforgettable", "diq_aleatoric", "diq_region",
+)  # fmt: skip
+
+
 def dynamics_scores(logits_per_epoch: Any, labels: Any, support_mask: Any = None) -> pd.DataFrame:
-    """Registry adapter: every training-dynamics column from the per-epoch logits.
+    """Registry adapter: every training-dynamics column (``DYNAMICS_COLUMNS``) from the per-epoch logits.
 
     ``logits_per_epoch`` covers the training rows, in order: every row, or the rows of ``support_mask`` when a
-    table also holds other rows (which then get missing values).
+    table also holds other rows (which then get missing values). Data-IQ's aleatoric median is taken over the
+    training rows.
     """
     rows = SupportRows.from_mask(support_mask, len(labels))
     y = check_labels(labels)[rows.support]
-    z, true_prob, correct = _true_probs_and_correct(logits_per_epoch, y)  # one validation, one pass
+    z, y, log_p = _log_probs(logits_per_epoch, y)  # one validation, one softmax pass
+    log_true = np.take_along_axis(log_p, y[None, :, None], axis=2)[..., 0]
+    true_prob = np.exp(log_true)
+    correct = z.argmax(axis=2) == y[None, :]
     frame = _data_map(true_prob, correct)  # relative thresholds: about a third of the rows per region
-    frame["forgetting_events"], frame["never_learned"] = forgetting_events(correct)
+    frame["forgetting_events"], frame["never_learned"] = forgetting_events(correct, rank_never_learned=True)
     frame["aum"] = true_class_margin(z, y[None, :]).mean(axis=0)
     frame["iteration_learned"], frame["learned_undefined"] = iteration_learned(correct)
-    return expand(frame, rows.support, rows.n)
+    frame["mean_loss"] = -log_true.mean(axis=0)
+    frame["el2n_early"] = _el2n_early(log_p, y, None)
+    frame["first_learned"] = first_learned(correct)
+    frame["first_forgotten"] = first_forgotten(correct)
+    frame["unforgettable"] = unforgettable(correct)
+    iq = _data_iq(true_prob)
+    frame["diq_aleatoric"], frame["diq_region"] = iq["diq_aleatoric"], iq["diq_region"]
+    return expand(frame[list(DYNAMICS_COLUMNS)], rows.support, rows.n)
 
 
 _IN = ("logits_per_epoch", "labels")
 _OPTIONAL = ("support_mask",)
+_TONEVA = "Toneva et al., ICLR 2019."
+_DIQ = "Seedat, Crabbe, Bica, van der Schaar, NeurIPS 2022 (Data-IQ)."
 for _measure in (
     Measure("dm_confidence", "dynamics", _IN, "hard = low", "[0, 1]",
             "Mean over epochs of the true-class probability.", "Swayamdipta et al., EMNLP 2020.",
@@ -151,14 +299,32 @@ for _measure in (
     Measure("dm_correctness", "dynamics", _IN, "hard = low", "[0, 1]",
             "Share of epochs in which the prediction was correct.", "Swayamdipta et al., EMNLP 2020.",
             dynamics_scores, _OPTIONAL),
-    Measure("forgetting_events", "dynamics", _IN, "hard = high", "{0, ..., E-1}",
-            "Correct -> incorrect transitions between consecutive epochs.", "Toneva et al., ICLR 2019.",
-            dynamics_scores, _OPTIONAL),
+    Measure("forgetting_events", "dynamics", _IN, "hard = high", "{0, ..., E // 2} or E",
+            "Correct -> incorrect transitions between consecutive epochs; E when never learned (most forgettable).",
+            _TONEVA, dynamics_scores, _OPTIONAL),
     Measure("aum", "dynamics", _IN, "hard = low", "(-inf, inf)",
             "Area under the margin: mean over epochs of z_y - max_{c != y} z_c.", "Pleiss et al., NeurIPS 2020.",
             dynamics_scores, _OPTIONAL),
     Measure("iteration_learned", "dynamics", _IN, "hard = high", "{0, ..., E}",
             "First epoch from which the prediction stays correct (E when the last epoch is wrong).",
             "Baldock, Maennel, Neyshabur, NeurIPS 2021.", dynamics_scores, _OPTIONAL),
+    Measure("mean_loss", "dynamics", _IN, "hard = high", "[0, inf)",
+            "Mean over epochs of the cross-entropy -log p_y.", "Mean training loss per instance.",
+            dynamics_scores, _OPTIONAL),
+    Measure("el2n_early", "dynamics", _IN, "hard = high", "[0, sqrt(2)]",
+            "EL2N ‖p - e_y‖ averaged over the first ceil(E / 10) epochs.",
+            "Paul, Ganguli, Dziugaite, NeurIPS 2021 (EL2N early in training).", dynamics_scores, _OPTIONAL),
+    Measure("first_learned", "dynamics", _IN, "hard = high", "{0, ..., E}",
+            "First epoch at which the prediction is correct (E when never).", _TONEVA, dynamics_scores, _OPTIONAL),
+    Measure("first_forgotten", "dynamics", _IN, "hard = low", "{0, ..., E}",
+            "First epoch of a correct -> incorrect transition; E when never forgotten, 0 when never learned.",
+            _TONEVA, dynamics_scores, _OPTIONAL),
+    Measure("unforgettable", "dynamics", _IN, "hard = low", "{False, True}",
+            "Learned at some epoch and never forgotten.", _TONEVA, dynamics_scores, _OPTIONAL),
+    Measure("diq_aleatoric", "dynamics", _IN, "hard = high", "[0, 0.25]",
+            "Aleatoric uncertainty: mean over epochs of p_y (1 - p_y).", _DIQ, dynamics_scores, _OPTIONAL),
+    Measure("diq_region", "dynamics", _IN, "hard = high", "{easy, ambiguous, hard}",
+            "Easy: mean p_y >= 0.75, hard: <= 0.25, each with aleatoric <= its median; ambiguous: the rest.",
+            _DIQ, dynamics_scores, _OPTIONAL),
 ):  # fmt: skip
     register(_measure)

@@ -93,6 +93,8 @@ def analysis_from_extraction(
             search=knn_search,
         )  # fmt: skip
     scores = registry.compute_available(inputs, precomputed=None if flow is None else {depth_scores: flow.frame})
+    if "grand_last_layer" in scores and not _is_head_input(extraction, features_probe):
+        scores = scores.drop(columns="grand_last_layer")  # exact only on the final linear layer's own input
     frame = pd.DataFrame({"id": np.arange(n) if ids is None else np.asarray(ids), "label": extraction.labels})
     if split is not None:
         frame["split"] = np.asarray(split)
@@ -323,6 +325,11 @@ def prepare_run(
         train_split=train_split, plan=plan, class_names=list(classes.names), label_map=mapping, device=dev,
         kept=kept, info=info,
     )  # fmt: skip
+
+
+def _is_head_input(extraction: Any, probe: str | None) -> bool:
+    """Whether ``probe`` holds the final linear layer's input unpooled (GraNd's closed form needs exactly it)."""
+    return probe == PENULTIMATE and not extraction.reductions.get(probe, {}).get("pooled", False)
 
 
 def finish_run(
