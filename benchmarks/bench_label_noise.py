@@ -1,4 +1,17 @@
-"""Finding flipped labels: our difficulty measures against cleanlab, on Fashion-MNIST with 5% label noise.
+"""Finding flipped labels: our difficulty measures and label-issue flag against cleanlab, on Fashion-MNIST.
+
+``--report label-issues`` (the default; issue 17): for each noise setting of ``--settings`` (default 5% and 20%
+symmetric flips, ``sym:0.05,sym:0.2``, and 10% class-pair flips, ``pair:0.1``: each flipped image gets its class's
+most similar class, the class whose mean training image has the highest cosine similarity with its own), one
+small CNN is trained on the noisy labels (3 epochs, logits recorded after every epoch) and
+``difficulty_widget.measures.label_issue_scores`` flags the training labels from that one run (the head features
+and the per-epoch logits). cleanlab gets 5-fold out-of-sample probabilities (five more trainings) and
+``cleanlab.filter.find_label_issues``; our confident joint on the same cross-validated probabilities
+(``pred_probs=``) is a third row. Per method: precision, recall and F1 of the flag, the estimated number of errors
+against the true number, the accuracy of the suggested label on the flipped images it flags and on all flipped
+images, the AUROC of the score, and the compute (training included). ``--subset N`` uses N seeded training rows.
+
+``--report measures`` is the earlier report below (5% symmetric flips, all our measures against cleanlab):
 
 5% of the 60,000 training labels are flipped to a random other class, seeded as in tests/test_label_noise.py.
 One small CNN is trained on the noisy labels (3 epochs, logits recorded after every epoch), and each of our
@@ -15,7 +28,8 @@ flagged instances; then whether one of our measures matches or beats cleanlab's 
 Nothing is asserted: times on a shared CPU are noisy. Needs the ``bench`` extra (cleanlab) and Fashion-MNIST
 (see ``difficulty_widget.data.load_fashion_mnist``).
 
-    python benchmarks/bench_label_noise.py [--epochs 3] [--folds 5] [--depth-subset 0]
+    python benchmarks/bench_label_noise.py [--report label-issues|measures] [--settings sym:0.05,sym:0.2,pair:0.1]
+        [--subset 0] [--epochs 3] [--folds 5] [--depth-subset 0] [--no-cleanlab]
 
 ``--depth-subset N`` computes prediction depth on N seeded training rows (queries and support both) instead of
 all 60,000; 0 (the default) uses the whole training set.
@@ -37,8 +51,11 @@ from difficulty_widget.extract import extract, train_small_model
 from difficulty_widget.measures import (
     area_under_margin,
     data_map,
+    estimated_label_errors,
+    find_label_issues,
     forgetting_events,
     knn_label_agreement,
+    label_issue_scores,
     model_scores,
     prediction_depth,
 )
@@ -69,14 +86,164 @@ def lowest(score: np.ndarray, m: int) -> np.ndarray:
     return mask
 
 
+def flip_labels(train, kind: str, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """(clean labels, flipped mask), ``train.labels`` set to the noisy labels; seeded as in the tests.
+
+    ``sym``: each flipped label goes to a uniformly random other class; ``pair``: to its class's most similar
+    class (highest cosine similarity of the class-mean training images)."""
+    n = len(train)
+    clean = train.labels.copy()
+    rng = np.random.default_rng(0)
+    flipped = rng.random(n) < rate
+    noisy = clean.copy()
+    if kind == "sym":
+        noisy[flipped] = (clean[flipped] + rng.integers(1, train.n_classes, flipped.sum())) % train.n_classes
+    elif kind == "pair":
+        noisy[flipped] = most_similar_class(train.images, clean, train.n_classes)[clean[flipped]]
+    else:
+        raise ValueError(f"noise kind must be 'sym' or 'pair', got {kind!r}")
+    train.labels = noisy
+    return clean, flipped
+
+
+def most_similar_class(images: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per class, the other class whose mean image has the highest cosine similarity with its mean image."""
+    x = images.reshape(len(images), -1).astype(np.float64)
+    means = np.stack([x[labels == c].mean(axis=0) for c in range(n_classes)])
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    similarity = means @ means.T
+    np.fill_diagonal(similarity, -np.inf)
+    return similarity.argmax(axis=1)
+
+
+def cross_validated_probs(train, labels: np.ndarray, folds: int, epochs: int) -> tuple[np.ndarray, float]:
+    """Out-of-sample softmax from ``folds``-fold cross-validation (a fresh CNN per fold), and its wall time."""
+    n = len(labels)
+    pred_probs = np.zeros((n, train.n_classes), dtype=np.float64)
+    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0).split(np.zeros(n), labels)
+    started = time.perf_counter()
+    for fold, (fit_rows, held_rows) in enumerate(splits):
+        model = train_small_model(train.subset(fit_rows), "cnn", epochs=epochs, seed=fold, progress=False)
+        held_logits = extract(model.model, train.subset(held_rows), progress=False).logits
+        pred_probs[held_rows] = softmax(held_logits.astype(np.float64), axis=1)
+    return pred_probs, time.perf_counter() - started
+
+
+def flag_row(method, flipped, clean, flag, score, suggested, estimate, seconds) -> dict:
+    """One row of the label-issue table (``suggested``: per row, or ``None`` when the method gives none)."""
+    hits = int((flipped & flag).sum())
+    precision, recall = hits / max(1, int(flag.sum())), hits / int(flipped.sum())
+    found = flipped & flag
+    return {
+        "method": method,
+        "flagged": int(flag.sum()),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / max(1e-12, precision + recall),
+        "estimate": estimate,
+        "suggested_found": None if suggested is None else float((suggested[found] == clean[found]).mean()),
+        "suggested_all": None if suggested is None else float((suggested[flipped] == clean[flipped]).mean()),
+        "auroc": None if score is None else auroc(flipped, score, "high"),
+        "seconds": seconds,
+    }
+
+
+def one_setting(args, kind: str, rate: str, cleanlab_find) -> list[dict]:
+    """The rows of one noise setting: our flag from one run, then (with ``cleanlab_find``) cleanlab and our
+    confident joint on cross-validated probabilities."""
+    train = load_fashion_mnist("train")
+    if args.subset:
+        train = train.subset(np.sort(np.random.default_rng(0).choice(len(train), args.subset, replace=False)))
+    clean, flipped = flip_labels(train, kind, float(rate))
+    labels, n = train.labels, len(train)
+    name = f"{float(rate):.0%} {'symmetric' if kind == 'sym' else 'class-pair'}"
+    print(f"\n{name}: {n} images, {flipped.sum()} labels flipped", flush=True)
+    result, t_train = timed(
+        lambda: train_small_model(train, "cnn", epochs=args.epochs, seed=0, record_logits=True, progress=False)
+    )
+    head, t_extract = timed(lambda: extract(result.model, train, probes=["head"], progress=False).probes["head"])
+    ours, t_flag = timed(lambda: label_issue_scores(head, labels, logits_per_epoch=result.logits_per_epoch, k=args.k))
+    print(f"trained in {t_train:.1f} s, extracted in {t_extract:.1f} s, flagged in {t_flag:.1f} s", flush=True)
+    rows = [
+        flag_row(
+            "ours: label_issue (one run)", flipped, clean, ours["label_issue"].to_numpy(),
+            ours["label_issue_score"].to_numpy(), ours["suggested_label"].to_numpy(), int(ours["label_issue"].sum()),
+            t_train + t_extract + t_flag,
+        )
+    ]  # fmt: skip
+    if cleanlab_find is not None:
+        pred_probs, t_cv = cross_validated_probs(train, labels, args.folds, args.epochs)
+        print(f"{args.folds}-fold CV in {t_cv:.1f} s", flush=True)
+        issues, t_find = timed(lambda: cleanlab_find(labels, pred_probs))
+        others = pred_probs.copy()
+        others[np.arange(n), labels] = -np.inf
+        rows.append(flag_row(
+            f"cleanlab find_label_issues ({args.folds}-fold CV)", flipped, clean, issues,
+            1 - pred_probs[np.arange(n), labels], others.argmax(axis=1), int(issues.sum()), t_cv + t_find,
+        ))  # fmt: skip
+        cv_ours, t_ours = timed(lambda: find_label_issues(labels, pred_probs))
+        rows.append(flag_row(
+            f"ours: find_label_issues on the {args.folds}-fold CV probs", flipped, clean,
+            cv_ours["label_issue"].to_numpy(), cv_ours["label_issue_score"].to_numpy(),
+            cv_ours["suggested_label"].to_numpy(), round(float(estimated_label_errors(labels, pred_probs).sum())),
+            t_cv + t_ours,
+        ))  # fmt: skip
+    for row in rows:
+        row["setting"], row["true"] = name, int(flipped.sum())
+    return rows
+
+
+def label_issue_report(args) -> None:
+    """The issue-17 table: our flag from one run against cleanlab on cross-validated probabilities."""
+    try:
+        import cleanlab
+        from cleanlab.filter import find_label_issues as cleanlab_find
+    except ImportError:
+        cleanlab = None
+    use_cleanlab = cleanlab is not None and not args.no_cleanlab
+    started = time.perf_counter()
+    print(f"small CNN, {args.epochs} epochs, k={args.k}, torch threads {torch.get_num_threads()}; "
+          + (f"cleanlab {cleanlab.__version__}, {args.folds}-fold CV" if use_cleanlab else "no cleanlab"),
+          flush=True)  # fmt: skip
+    find = cleanlab_find if use_cleanlab else None
+    table = [row for setting in args.settings.split(",") for row in one_setting(args, *setting.split(":"), find)]
+
+    def fmt(value):
+        return "–" if value is None else f"{value:.3f}"
+
+    print()
+    print("| noise | method | flagged | precision | recall | F1 | estimated / true errors | suggested label right "
+          "(flagged flips / all flips) | AUROC of score | compute (s) |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in table:
+        print(f"| {r['setting']} | {r['method']} | {r['flagged']} | {r['precision']:.3f} | {r['recall']:.3f} "
+              f"| {r['f1']:.3f} | {r['estimate']} / {r['true']} ({r['estimate'] / r['true'] - 1:+.1%}) "
+              f"| {fmt(r['suggested_found'])} / {fmt(r['suggested_all'])} | {fmt(r['auroc'])} "
+              f"| {r['seconds']:.1f} |")  # fmt: skip
+    print(f"\nOurs: compute = one training run + one extraction of the head + the flag; cleanlab: {args.folds} "
+          "trainings of cross-validation + find_label_issues (on top of the model you wanted).")  # fmt: skip
+    print(f"Total wall time: {time.perf_counter() - started:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--report", choices=("label-issues", "measures"), default="label-issues")
+    parser.add_argument("--settings", default="sym:0.05,sym:0.2,pair:0.1", help="kind:rate,... (sym or pair)")
+    parser.add_argument("--subset", type=int, default=0, help="seeded training rows (label-issues); 0 = all")
+    parser.add_argument("--no-cleanlab", action="store_true", help="skip cleanlab and its cross-validation")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--k", type=int, default=30)
     parser.add_argument("--flip-rate", type=float, default=0.05)
     parser.add_argument("--depth-subset", type=int, default=0, help="rows for prediction depth; 0 = all")
     args = parser.parse_args()
+    if args.report == "label-issues":
+        label_issue_report(args)
+    else:
+        measures_report(args)
+
+
+def measures_report(args) -> None:
     import cleanlab
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores

@@ -29,6 +29,7 @@ DATA = ["knn_agreement", "centroid_distance", "local_density", "class_frequency"
 DYNAMICS = ["dm_confidence", "dm_variability", "dm_correctness", "dm_region", "forgetting_events", "never_learned",
             "aum", "iteration_learned", "learned_undefined", "mean_loss", "el2n_early", "first_learned",
             "first_forgotten", "unforgettable", "diq_aleatoric", "diq_region"]  # fmt: skip
+LABEL_ISSUES = ["label_issue", "label_issue_score", "suggested_label"]
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +60,14 @@ def test_every_perspective_fills_its_columns(run):
     assert len(df) == len(train) + len(test)
     assert df["split"].astype(str).tolist() == ["train"] * len(train) + ["test"] * len(test)
     np.testing.assert_array_equal(df["id"], np.concatenate([train.ids, test.ids]))
-    for column in ["confidence", "margin", "loss", *DEPTH, *DATA, *DYNAMICS]:
+    for column in ["confidence", "margin", "loss", *DEPTH, *DATA, *DYNAMICS, *LABEL_ISSUES]:
         assert column in df.columns, column
     assert set(analysis.score_columns) >= {"prediction_depth", "knn_agreement", "aum", "dm_confidence"}
     is_train = (df["split"] == "train").to_numpy()
     assert df.loc[is_train, DYNAMICS].notna().all().all()
     assert df.loc[~is_train, DYNAMICS].isna().all().all()  # no training dynamics for test rows
+    assert df.loc[is_train, LABEL_ISSUES].notna().all().all()  # the flag is for training labels
+    assert df.loc[~is_train, LABEL_ISSUES].isna().all().all()
     assert df[DEPTH + DATA].notna().all().all()
     assert analysis.provenance["features_probe"] == "head" and analysis.provenance["k"] == 30
     assert list(analysis.provenance["depth_probes"]) == ["input", "block1", "block2", "block3", "head", "logits"]

@@ -32,6 +32,17 @@ from .flow import flow_summary, layer_tables, select_by_layer_range
 from .gradients import grand_full, grand_last_layer
 from .human import difficulty_quadrants, human_scores, model_human_alignment
 from .knn import majority_vote, nearest_neighbours
+from .label_issues import (
+    LABEL_ISSUE_COLUMNS,
+    LabelIssueSummary,
+    calibrate_confident_joint,
+    confident_joint,
+    estimated_label_errors,
+    find_label_issues,
+    label_issue_scores,
+    label_issue_summary,
+    per_class_thresholds,
+)
 from .model import (
     BATTERY_COLUMNS,
     MODEL_SCORE_COLUMNS,
@@ -46,19 +57,23 @@ from .semantic_errors import error_semantic_depth, error_similarity_rank
 
 __all__ = [
     "BATTERY_COLUMNS",
+    "LABEL_ISSUE_COLUMNS",
     "MODEL_SCORE_COLUMNS",
     "BootstrapInterval",
     "DepthFlow",
     "DepthResult",
     "DichotomyResult",
     "ErrorConsistencyReport",
+    "LabelIssueSummary",
     "Measure",
     "area_under_margin",
     "axis_title",
+    "calibrate_confident_joint",
     "centroid_distance",
     "class_frequency",
     "compute_available",
     "confidence_weighted_entropy",
+    "confident_joint",
     "data_iq",
     "data_map",
     "depth_flow",
@@ -71,6 +86,8 @@ __all__ = [
     "error_consistency_report",
     "error_semantic_depth",
     "error_similarity_rank",
+    "estimated_label_errors",
+    "find_label_issues",
     "first_forgotten",
     "first_learned",
     "flow_summary",
@@ -81,6 +98,8 @@ __all__ = [
     "iteration_learned",
     "kappa_bootstrap_ci",
     "knn_label_agreement",
+    "label_issue_scores",
+    "label_issue_summary",
     "layer_tables",
     "local_density",
     "majority_vote",
@@ -90,6 +109,7 @@ __all__ = [
     "model_scores",
     "nearest_neighbours",
     "normalized_margin",
+    "per_class_thresholds",
     "prediction_depth",
     "register",
     "registry",
