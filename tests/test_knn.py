@@ -264,3 +264,29 @@ def test_exclude_self_at_an_offset(precision):
     np.testing.assert_array_equal(got.indices[1:], want[0][1:])
     with pytest.raises(ValueError, match="support rows must lie in"):
         nearest_neighbours(query, x, K, exclude_self=np.full(300, 900))
+
+
+def test_outsider_test_holds_for_every_smaller_bound():
+    """``_no_outsider`` (the proof's test that no support point outside the candidates reaches the k-th bound),
+    which the streamed search runs block by block with its current bound: wherever it rules the outsiders out
+    for a bound, it does for every smaller one (and for every larger least value of theirs), and it never
+    rules out a norm that lies where an outsider could be within the bound."""
+    rng = np.random.default_rng(21)
+    nu_sorted = np.sort(rng.uniform(0.5, 20.0, 4000))
+    n = 20000
+    mu = rng.uniform(0.5, 20.0, n)
+    kth = rng.uniform(0.0, 40.0, n)
+    v_last = kth * rng.uniform(0.9, 3.0, n)
+    eta = np.full(n, 1e-30)
+    slope = rng.uniform(0.0, 0.05, n)
+    for constants in ((1e-3, 1.0), (2e-3, 1 - 2.0**-8, slope)):
+        clear = knn._no_outsider(nu_sorted, mu, v_last, kth, eta, *constants)
+        assert 0.05 < clear.mean() < 0.95  # both answers occur
+        smaller = knn._no_outsider(nu_sorted, mu, v_last, kth * rng.uniform(0.0, 1.0, n), eta, *constants)
+        higher = knn._no_outsider(nu_sorted, mu, v_last * rng.uniform(1.0, 2.0, n), kth, eta, *constants)
+        assert (smaller | ~clear).all() and (higher | ~clear).all()
+        # a norm b with (b - |x|)^2 <= kth and a value error reaching the gap is never ruled out
+        for i in np.flatnonzero(clear)[:500]:
+            b = nu_sorted[(nu_sorted - mu[i]) ** 2 <= kth[i]]
+            err = constants[0] * (mu[i] + b) ** 2 + (constants[2][i] * b if len(constants) > 2 else 0.0)
+            assert (constants[1] * v_last[i] - err - eta[i] > kth[i]).all()

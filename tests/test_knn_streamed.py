@@ -1,8 +1,10 @@
 """The streamed exact k-NN search (support set read in row blocks under a memory budget) against an independent
 float64 brute force (numpy, one query at a time, a stable argsort of ``((s - q) ** 2).sum(1)``) and against the
 in-memory engine: random data, tie-heavy integer grids, rows duplicated across blocks, own rows, k = 1 and
-k = n_support - 1, memory-mapped support sets, budgets that force many blocks, both candidate precisions, and real
-activations. Also: the plan, the checks of the inputs, and that a memmap is read in blocks and its pages let go."""
+k = n_support - 1, memory-mapped support sets, budgets that force many blocks, every candidate precision, and real
+activations; each both through the streamed proof and with the proof refused for half the rows (those searched
+again block by block). Also: rows searched again with more candidates in a block, the automatic precision's
+trial, the plan, the checks of the inputs, and that a memmap is read in blocks and its pages let go."""
 
 from __future__ import annotations
 
@@ -58,6 +60,27 @@ def calls(monkeypatch):
     return seen
 
 
+def refuse_proof(monkeypatch, every=2):
+    """Refuse the streamed search's proof for every ``every``-th query row (from row 0), as if its candidates could
+    not prove its neighbours: those rows are searched again block by block by the in-memory engine."""
+    prove = knn_streamed._Group.prove
+
+    def refused(self):
+        proven = prove(self)
+        proven[np.arange(self.lo, self.hi) % every == 0] = False
+        return proven
+
+    monkeypatch.setattr(knn_streamed._Group, "prove", refused)
+
+
+@pytest.fixture(params=["proved", "searched again"])
+def unproven(request, monkeypatch):
+    """Both ways to the answer: the streamed proof, and (``"searched again"``) half the rows refused it."""
+    if request.param == "searched again":
+        refuse_proof(monkeypatch)
+    return request.param
+
+
 def check(got, query, support, k, own=None, precision="fp32"):
     """``got`` is the brute force's answer and the in-memory engine's, ordered, with the same distances."""
     exclude = False if own is None else own
@@ -70,31 +93,52 @@ def check(got, query, support, k, own=None, precision="fp32"):
     assert got.error_bounds is None
 
 
-def many_blocks(query, support, k, calls, blocks=6, precision="fp32", **kwargs):
-    """The streamed search with a budget that forces at least ``blocks`` support blocks (checked on its calls)."""
+def many_blocks(query, support, k, calls, blocks=6, precision="fp32", unproven="proved", **kwargs):
+    """The streamed search with a budget that forces at least ``blocks`` support blocks (checked on the blocks
+    it reads, and on its calls of the in-memory engine: one per block for the rows searched again)."""
     budget = budget_for(query, support, k, blocks, precision)
     the_plan = plan(query, support, k, budget, precision)
     assert the_plan.n_blocks >= blocks and the_plan.estimate <= budget
-    got = streamed_nearest_neighbours(query, support, k, memory_budget=budget, precision=precision, **kwargs)
-    assert len(calls) >= the_plan.n_blocks and max(n_s for _, n_s, _ in calls) <= the_plan.support_rows
+    seen = []
+    read = knn_streamed._Stream._read_block
+
+    def counted(self, b, check=True):
+        seen.append(len(read(self, b, check)))
+        return read(self, b, check)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(knn_streamed._Stream, "_read_block", counted)
+        got = streamed_nearest_neighbours(query, support, k, memory_budget=budget, precision=precision, **kwargs)
+    assert len(seen) >= 2 * the_plan.n_blocks and max(seen) <= the_plan.support_rows  # read twice, in blocks
+    assert got.first_rows + got.widened_rows == len(query)
+    if unproven != "proved":  # "searched again": every other row refused; a number: that many
+        assert got.widened_rows >= (len(query[::2]) if unproven == "searched again" else unproven)
+        assert len(calls) >= the_plan.n_blocks and max(n_s for _, n_s, _ in calls) <= the_plan.support_rows
     return got, the_plan
 
 
-@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=needs_bf16)])
-def test_random_data_in_many_blocks(precision, calls):
+@pytest.mark.parametrize("precision", ["fp32", "fp64", pytest.param("bf16", marks=needs_bf16)])
+def test_random_data_in_many_blocks(precision, calls, unproven, monkeypatch):
     rng = np.random.default_rng(0)
     support, query = activations(rng, 900, 48), activations(rng, 80, 48)
-    got, _ = many_blocks(query, support, K, calls, blocks=6, precision=precision)
+    got, _ = many_blocks(query, support, K, calls, blocks=6, precision=precision, unproven=unproven)
     check(got, query, support, K, precision=precision)
     assert got.precision == precision
+    if unproven == "proved":
+        assert got.widened_rows == 0 and not calls  # every row proven by the streamed search
+    monkeypatch.setattr(knn_streamed, "_THREAD_PAIRS", 1)  # the float64 pass split between threads
+    threaded = streamed_nearest_neighbours(query, support, K, memory_budget=budget_for(query, support, K, 6,
+                                           precision), precision=precision)  # fmt: skip
+    np.testing.assert_array_equal(threaded.indices, got.indices)
+    np.testing.assert_array_equal(threaded.sq_distances, got.sq_distances)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int16])
-def test_tie_heavy_integer_grid(dtype, calls):
+def test_tie_heavy_integer_grid(dtype, calls, unproven):
     """Values in {0, 1, 2}: most distances are shared by many support points in every block."""
     rng = np.random.default_rng(1)
     support, query = rng.integers(0, 3, (900, 5)).astype(dtype), rng.integers(0, 3, (150, 5)).astype(dtype)
-    got, the_plan = many_blocks(query, support, 25, calls, blocks=9)
+    got, the_plan = many_blocks(query, support, 25, calls, blocks=9, unproven=unproven)
     check(got, query, support, 25)
     # the ties cross block boundaries: the support points at a row's k-th distance lie in several blocks
     d = ((support[None].astype(np.float64) - query[:, None]) ** 2).sum(-1)
@@ -105,50 +149,52 @@ def test_tie_heavy_integer_grid(dtype, calls):
     assert np.mean(np.array(spread) > 1) > 0.9
 
 
-def test_rows_duplicated_across_blocks(calls):
+def test_rows_duplicated_across_blocks(calls, unproven):
     rng = np.random.default_rng(2)
     base = activations(rng, 120, 32)
     support = np.concatenate([base, base[::-1], base[:60], base])  # each row 2 to 4 times, far apart
     query = np.concatenate([base[::5], activations(rng, 40, 32)])
-    got, _ = many_blocks(query, support, K, calls, blocks=10)
+    got, _ = many_blocks(query, support, K, calls, blocks=10, unproven=unproven)
     check(got, query, support, K)
     assert (got.sq_distances[: len(base[::5]), 0] == 0).all()  # an exact copy of the query first
 
 
-def test_exclude_self_true(calls):
+def test_exclude_self_true(calls, unproven):
     support = activations(np.random.default_rng(3), 700, 24)
-    got, _ = many_blocks(support, support, K, calls, blocks=7, exclude_self=True)
+    got, _ = many_blocks(support, support, K, calls, blocks=7, exclude_self=True, unproven=unproven)
     check(got, support, support, K, own=np.arange(len(support)))
     assert not (got.indices == np.arange(len(support))[:, None]).any()
 
 
-def test_exclude_self_offset_array(calls):
+def test_exclude_self_offset_array(calls, unproven):
     """Queries that are support rows 300..499 (and 50 that are not: -1)."""
     rng = np.random.default_rng(4)
     support = activations(rng, 800, 24)
     query = np.concatenate([support[300:500], activations(rng, 50, 24)])
     own = np.concatenate([np.arange(300, 500), np.full(50, -1)])
-    got, _ = many_blocks(query, support, K, calls, blocks=8, exclude_self=own)
+    got, _ = many_blocks(query, support, K, calls, blocks=8, exclude_self=own, unproven=unproven)
     check(got, query, support, K, own=own)
     assert (got.sq_distances[200:, 0] > 0).all() and not (got.indices[:200] == own[:200, None]).any()
 
 
 @pytest.mark.parametrize("exclude", [False, True])
 @pytest.mark.parametrize("k", ["one", "n_support - 1"])
-def test_k_of_one_and_all_but_one(k, exclude, calls):
+def test_k_of_one_and_all_but_one(k, exclude, calls, unproven):
     """k = n_support - 1 with blocks far smaller than k: every block's whole list goes into the merge."""
     support = activations(np.random.default_rng(5), 90, 6)
     query = support if exclude else activations(np.random.default_rng(6), 40, 6)
     k = 1 if k == "one" else len(support) - 1
     own = np.arange(len(support)) if exclude else None
-    got, _ = many_blocks(query, support, k, calls, blocks=6, exclude_self=exclude)
+    got, _ = many_blocks(query, support, k, calls, blocks=6, exclude_self=exclude, unproven=unproven)
     check(got, query, support, k, own=own)
 
 
 @pytest.mark.parametrize("k", [15, 16, 60])
 def test_blocks_smaller_than_k_holding_own_rows_of_some_queries(k, calls, monkeypatch):
-    """Blocks of 16 rows (the last 13), all queries in one call per block: where a block holds the own rows of
-    some queries only and k is at least its rows, those get one row fewer there than the others (two calls)."""
+    """Blocks of 16 rows (the last 13), all queries in one group: the streamed search (each block whole for
+    every row, the own row among the candidates of its block), then with the proof refused for every row, so
+    that each block takes one call per row set: where a block holds the own rows of some queries only and k is
+    at least its rows, those get one row fewer there than the others (two calls)."""
     support = activations(np.random.default_rng(7), 61, 4)
     own = np.r_[np.arange(55, 61), np.full(10, -1), np.arange(0, 10)]
     query = np.concatenate([support[55:61], activations(np.random.default_rng(8), 10, 4), support[:10]])
@@ -156,9 +202,103 @@ def test_blocks_smaller_than_k_holding_own_rows_of_some_queries(k, calls, monkey
     monkeypatch.setattr(knn_streamed, "plan_stream", lambda *args, **kwargs: fixed)
     got = streamed_nearest_neighbours(query, support, k, exclude_self=own)
     check(got, query, support, k, own=own)
+    assert not calls and got.first_rows == len(query)
+    refuse_proof(monkeypatch, every=1)
+    got = streamed_nearest_neighbours(query, support, k, exclude_self=own)
+    check(got, query, support, k, own=own)
+    assert got.widened_rows == len(query) and got.first_rows == 0
     split = [n_q for n_q, _, _ in calls if n_q < len(query)]
     # block 0 holds the own rows of queries 16-25, block 3 (rows 48-60) those of queries 0-5
     assert split == ([10, 16, 6, 20] if k >= 16 else [6, 20])
+
+
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=needs_bf16)])
+def test_rows_searched_again_with_more_candidates_in_a_block(precision, calls, monkeypatch):
+    """From the second block on each row gets only 2 candidates of a block: the rows whose 2 do not rule out the
+    block's other rows are searched again there with all ``k + extra`` (in bfloat16, in padded products of a
+    fixed number of rows), and the answer stays exact without any call of the in-memory engine."""
+    rng = np.random.default_rng(17)
+    support, query = activations(rng, 900, 48), activations(rng, 80, 48)
+    widths = []
+    search, add = knn_streamed._Group._search, knn_streamed._Group.add
+
+    def spied(self, rows, lo, block, n_sel, pad=False):
+        widths.append((lo, n_sel, len(rows)))
+        return search(self, rows, lo, block, n_sel, pad)
+
+    def narrow(self, lo, block):
+        self.n_sel = 2 if lo else self.n_sel
+        return add(self, lo, block)
+
+    monkeypatch.setattr(knn_streamed._Group, "_search", spied)
+    monkeypatch.setattr(knn_streamed._Group, "add", narrow)
+    got, _ = many_blocks(query, support, K, calls, blocks=6, precision=precision)
+    check(got, query, support, K, precision=precision)
+    widest = K + (knn.BF16_EXTRA_CANDIDATES if precision == "bf16" else knn.EXTRA_CANDIDATES)
+    again = [n for lo, n_sel, n in widths if lo and n_sel == widest]
+    assert {n_sel for lo, n_sel, _ in widths if lo} == {2, widest} and 0 < sum(again) < 5 * len(query)
+    assert got.widened_rows == 0 and not calls
+
+
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=needs_bf16)])
+def test_rows_not_cleared_block_by_block_are_proven_against_every_norm(precision, calls, monkeypatch):
+    """Where a block's other rows cannot be ruled out with the block's own norms (here: never), the value they
+    reach at least goes into the row's floor, and the proof at the end rules them out against the norms of the
+    whole support set (Gaussian data: centred already, so the centre is 0)."""
+    rng = np.random.default_rng(19)
+    support, query = rng.normal(size=(900, 64)).astype(np.float32), rng.normal(size=(40, 64)).astype(np.float32)
+    no_outsider, floors = knn_streamed._no_outsider, []
+
+    def block_by_block_fails(nu_sorted, *args):
+        return np.zeros(len(args[0]), dtype=bool) if len(nu_sorted) < len(support) else no_outsider(nu_sorted, *args)
+
+    prove = knn_streamed._Group.prove
+
+    def spied(self):
+        floors.append(np.isfinite(self.floor))
+        return prove(self)
+
+    monkeypatch.setattr(knn_streamed, "_no_outsider", block_by_block_fails)
+    monkeypatch.setattr(knn_streamed._Group, "prove", spied)
+    got, _ = many_blocks(query, support, K, calls, blocks=6, precision=precision)
+    check(got, query, support, K, precision=precision)
+    assert np.concatenate(floors).all() and got.widened_rows == 0 and not calls
+    monkeypatch.setattr(knn_streamed, "_no_outsider", lambda nu_sorted, *args: np.zeros(len(args[0]), dtype=bool))
+    got, _ = many_blocks(query, support, K, calls, blocks=6, precision=precision, unproven=len(query))
+    check(got, query, support, K, precision=precision)  # every row searched again
+    assert got.widened_rows == len(query)
+
+
+@needs_bf16
+@pytest.mark.parametrize("certified", [0.0, 1.01])
+def test_auto_trial_on_the_first_block(certified, calls, monkeypatch):
+    """``"auto"`` searches its first 256 queries against the first block in bfloat16 and goes on in bfloat16,
+    or in float32 when that trial proves too few of them (here: none can be enough, or any)."""
+    rng = np.random.default_rng(18)
+    support, query = activations(rng, 3000, 32), activations(rng, 600, 32)
+    monkeypatch.setattr(knn_streamed, "_bf16_pays", lambda *args: True)
+    monkeypatch.setattr(knn_streamed, "_BF16_MIN_CERTIFIED", certified)
+    fixed = knn_streamed.StreamPlan(1000, len(query), len(query), 3, 1, 0)
+    monkeypatch.setattr(knn_streamed, "plan_stream", lambda *args, **kwargs: fixed)
+    got = streamed_nearest_neighbours(query, support, K)
+    want = "bf16" if certified == 0.0 else "fp32"
+    check(got, query, support, K, precision=want)
+    assert got.precision == want and not calls
+
+
+def test_bfloat16_sums_not_in_float32_are_refused_or_avoided(monkeypatch):
+    """Where bfloat16 products would not keep their sums in float32 (no bound holds), ``"bf16"`` is refused
+    before any search and ``"auto"`` searches in float32."""
+    rng = np.random.default_rng(20)
+    support, query = activations(rng, 900, 300), activations(rng, 300, 300)
+    monkeypatch.setattr(knn_streamed, "_bf16_pays", lambda *args: True)
+    monkeypatch.setattr(knn_streamed, "_bf16_sums_in_float32", lambda *args: False)
+    budget = budget_for(query, support, K, 4, "auto")
+    with pytest.raises(ValueError, match="do not keep their sums in float32"):
+        streamed_nearest_neighbours(query, support, K, memory_budget=budget, precision="bf16")
+    got = streamed_nearest_neighbours(query, support, K, memory_budget=budget, precision="auto")
+    check(got, query, support, K)
+    assert got.precision == "fp32"
 
 
 def test_memmap_support_read_in_blocks(tmp_path, calls):
@@ -196,8 +336,10 @@ def test_support_is_only_read_in_row_blocks():
     got = streamed_nearest_neighbours(query, source, K, memory_budget=budget, precision="fp32")
     check(got, query, support, K)
     the_plan = plan(query, support, K, budget)
-    starts = list(range(0, len(support), the_plan.support_rows))
-    assert source.reads == [(a, min(a + the_plan.support_rows, len(support))) for a in starts] and len(starts) > 5
+    blocks = [(a, min(a + the_plan.support_rows, len(support))) for a in range(0, len(support), the_plan.support_rows)]
+    assert the_plan.n_query_chunks > 1 and len(blocks) > 5
+    # per query group the candidates' pass, then the float64 pass
+    assert source.reads == (blocks + blocks) * the_plan.n_query_chunks
 
 
 def test_copy_on_write_memmap_keeps_its_changes(tmp_path):
@@ -219,22 +361,32 @@ def resident_file_kb() -> int | None:
     return None
 
 
-def test_memmap_pages_are_released(tmp_path):
-    """A 32 MB support file streamed through a small budget leaves its pages out of this process's resident
-    memory (they stay in the page cache)."""
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=needs_bf16)])
+def test_memmap_pages_are_released(tmp_path, monkeypatch, precision):
+    """A 32 MB support file (and its queries' file) streamed through a small budget leaves their pages out of
+    this process's resident memory (they stay in the page cache) as soon as each block is done: during the
+    search, not only after it."""
     if resident_file_kb() is None:
         pytest.skip("no RssFile in /proc/self/status")
     support = np.random.default_rng(12).random((16384, 512), dtype=np.float32)
     np.save(tmp_path / "big.npy", support)
-    query = support[:40].copy()
-    budget = budget_for(query, support, 3, 8)
-    streamed_nearest_neighbours(query, support[:2000], 3, memory_budget=budget)  # warm-up: code pages of torch
-    mapped = np.load(tmp_path / "big.npy", mmap_mode="r")
+    np.save(tmp_path / "query.npy", support[:300])
+    query = support[:300].copy()
+    budget = budget_for(query, support, 3, 8, precision)
+    streamed_nearest_neighbours(query, support[:2000], 3, memory_budget=budget, precision=precision)  # warm-up
+    mapped, mapped_query = np.load(tmp_path / "big.npy", mmap_mode="r"), np.load(tmp_path / "query.npy", mmap_mode="r")
+    grown = []
+    done = knn_streamed._Stream._done
+
+    def measured(self, rows):
+        done(self, rows)
+        grown.append(resident_file_kb() - before)
+
+    monkeypatch.setattr(knn_streamed._Stream, "_done", measured)
     before = resident_file_kb()
-    got = streamed_nearest_neighbours(query, mapped, 3, memory_budget=budget)
-    grown = resident_file_kb() - before
-    assert grown < 32 * 1024 / 4, f"{grown} kB of mapped pages still resident"
-    np.testing.assert_array_equal(got.indices[:, 0], np.arange(40))
+    got = streamed_nearest_neighbours(mapped_query, mapped, 3, memory_budget=budget, precision=precision)
+    assert len(grown) >= 16 and max(grown) < 32 * 1024 / 4, f"{max(grown)} kB of mapped pages still resident"
+    np.testing.assert_array_equal(got.indices[:, 0], np.arange(300))
 
 
 def test_one_block_is_the_in_memory_result_field_by_field():
@@ -247,13 +399,31 @@ def test_one_block_is_the_in_memory_result_field_by_field():
     np.testing.assert_array_equal(got.indices, ref.indices)
 
 
-def test_counters_are_summed_over_blocks(calls):
+def test_counters(calls, monkeypatch):
+    """Rows proven by the streamed search count in ``first_rows``, the others in ``widened_rows`` (once each),
+    their searches' counters summed over their calls (one per block); ``remeasured_rows``: rows with more than
+    ``k`` candidates to measure in float64, plus those of the calls."""
     rng = np.random.default_rng(14)
     support, query = activations(rng, 600, 12), activations(rng, 50, 12)
+    support[::100] = support[3]  # 6 rows at equal distances: more live candidates than k for some queries
+    live = []
+    prove = knn_streamed._Group.prove
+
+    def spied(self):
+        proven = prove(self)
+        live.append(self.n_live[proven])
+        return proven
+
+    monkeypatch.setattr(knn_streamed._Group, "prove", spied)
     got, the_plan = many_blocks(query, support, K, calls, blocks=6)
-    # each (query row, block) pair is settled by the first float32 search or else searched again, once
-    assert got.first_rows + got.widened_rows == sum(n_q for n_q, _, _ in calls) == the_plan.n_blocks * len(query)
-    assert got.precision == "fp32"
+    assert (got.first_rows, got.widened_rows, got.fallback_rows, got.rechecked_rows) == (len(query), 0, 0, 0)
+    assert got.remeasured_rows == (np.concatenate(live) > K).sum() > 0 and got.precision == "fp32" and not calls
+    refuse_proof(monkeypatch, every=5)
+    again, _ = many_blocks(query, support, K, calls, blocks=6, unproven=10)
+    assert (again.first_rows, again.widened_rows) == (len(query) - 10, 10)
+    assert sum(n_q for n_q, _, _ in calls) == the_plan.n_blocks * 10  # each refused row once per block
+    ref = nearest_neighbours(query[::5], support, K, precision="fp32")
+    np.testing.assert_array_equal(again.indices[::5], ref.indices)
 
 
 def test_plan_fits_the_budget_and_grows_with_it():
@@ -322,9 +492,9 @@ def test_real_activations(fashion_dir, calls):
         support = probes[name]
         query = support[:300]
         budget = budget_for(query, support, 30, 4, precision="auto")
+        assert plan(query, support, 30, budget, "auto").n_blocks >= 4
         got = streamed_nearest_neighbours(query, support, 30, exclude_self=own, memory_budget=budget)
         ref = nearest_neighbours(query, support, 30, exclude_self=own)
         np.testing.assert_array_equal(got.indices, ref.indices)
         np.testing.assert_array_equal(got.sq_distances, ref.sq_distances)
-        assert got.precision == ref.precision
-    assert len(calls) >= 8
+        assert got.precision == ref.precision and got.first_rows >= 0.95 * len(query)

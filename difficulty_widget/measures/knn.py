@@ -365,18 +365,12 @@ class _Search:
         where it is float32 and not centred), its squared norms and the product buffer."""
         import torch
 
-        source, dev = self.source, self.dev
-        if not self.centre32.any() and _on_host(dev) and source.dtype == np.float32 and source.flags.c_contiguous:
-            if self.dtype == torch.float32:
-                self.s_float = _read_only_tensor(source)
-                norms = _host_norms(source) if self.s16 is None else None
-        if self.s_float is None:
-            self.s_float, norms = _centred(source, self.centre32, dev, self.dtype)
-            norms = norms.cpu().numpy()
-        if self.s16 is None:  # else the norms are those of the bfloat16 pass (the same float32 rows)
+        # the norms of the bfloat16 pass, where it ran, are those of the same float32 rows
+        self.s_float, norms = _float_support(self.source, self.centre32, self.dev, self.dtype, self.s16 is None)
+        if self.s16 is None:
             self.nu = norms  # float64 norms of the centred rows
-        self.s_sq = torch.from_numpy(self.nu * self.nu).to(dev, self.dtype)  # |y|^2 rounded to the precision
-        self.block = torch.empty(self.rows * self.width, dtype=self.dtype, device=dev)  # one, reused
+        self.s_sq = torch.from_numpy(self.nu * self.nu).to(self.dev, self.dtype)  # |y|^2 rounded to the precision
+        self.block = torch.empty(self.rows * self.width, dtype=self.dtype, device=self.dev)  # one, reused
 
     def _prepare_bf16(self, forced: bool) -> None:
         """The bfloat16 copy of the support set augmented for one product per block (``_augmented_bf16``), made
@@ -384,8 +378,7 @@ class _Search:
         (module docstring), if this device sums bfloat16 products in float32."""
         import torch
 
-        d = self.s.shape[1]
-        self.depth16 = -(-(d + 6) // _BF16_PAD) * _BF16_PAD
+        self.depth16 = _bf16_depth(self.s.shape[1])
         if not _bf16_sums_in_float32(self.dev, self.rows, self.width, self.depth16):
             if forced:
                 raise ValueError(
@@ -393,31 +386,9 @@ class _Search:
                     "bound holds for them; use precision='fp32'"
                 )
             return
-        acc = _ACCUMULATION_UNIT.get(self.dev.type, 2.0**-22) * self.depth16
-        u = _UNIT_ROUNDOFF_BF16
-        # times (|x| + |y|)^2: the float32 sums, the centring, the norms in three bfloat16 parts, float64 slack
-        self.c_sum = acc / (1 - acc) * (1 + 2.0**-6) + 4 * _UNIT_ROUNDOFF32 + 2.0**-22
-        self.c_value = u / (1 - u) * (1 + 2.0**-20)  # times |V|: the product's output rounded to bfloat16
-        n_s = len(self.source)
-        self.s16 = torch.empty((n_s, self.depth16), dtype=torch.bfloat16, device=self.dev)
-        norms = torch.empty(n_s, dtype=torch.float64, device=self.dev)
-        residuals = torch.empty(n_s, dtype=torch.float64, device=self.dev)
-        step = max(1, 4 * _CHECK_VALUES // d)
-        for i in range(0, n_s, step):
-            part = self.source[i : i + step]
-            if isinstance(part, np.ndarray) and part.dtype == np.float32 and part.flags.c_contiguous:
-                part = _read_only_tensor(part).to(self.dev)
-            if isinstance(part, torch.Tensor) and part.dtype == torch.float32:
-                part = part - self.centre32  # the exact difference, rounded once (as in _centred)
-                _norms64(part, norms[i : i + step])
-            else:
-                part, norms[i : i + step] = _centred(part, self.centre32, self.dev)
-            _augmented_bf16(part, norms[i : i + step], support=True, out=self.s16[i : i + step],
-                            residuals=residuals[i : i + step])  # fmt: skip
-        self.nu = norms.cpu().numpy()  # float64 norms of the centred float32 rows
-        self.r16 = residuals.cpu().numpy()  # |y - bf16(y)| per support row
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self.rho16 = float(np.max(np.where(self.nu > 0, self.r16 / self.nu, 0.0)))  # the largest share
+        self.c_sum, self.c_value = _bf16_constants(self.dev, self.depth16)
+        self.s16, self.nu, self.r16 = _bf16_support(self.source, self.centre32, self.dev, self.depth16)
+        self.rho16 = _largest_share(self.r16, self.nu)
         self.block16 = torch.empty(self.rows * self.width, dtype=torch.bfloat16, device=self.dev)
 
     def run(self, exact_distances: bool) -> Neighbours:
@@ -514,19 +485,13 @@ class _Search:
         own = None if self.own_rows is None else torch.from_numpy(self.own_rows[rows]).to(self.dev)
         eta = self.eta * (1 + mu.cpu().numpy())
         if bf16:
-            q16 = torch.empty((len(rows), self.depth16), dtype=torch.bfloat16, device=self.dev)
-            r_q = torch.empty(len(rows), dtype=torch.float64, device=self.dev)
-            _augmented_bf16(q_float, mu, support=False, out=q16, residuals=r_q)
+            q16, r_q = _bf16_queries(q_float, mu, self.depth16)
             top_vals, top_idx = _smallest_bf16(q16, self.s16, n_cand, self.width, self.block16, own)
             mu, r_q = mu.cpu().numpy(), r_q.cpu().numpy()
             vals = top_vals.double().cpu().numpy()  # |x|^2 is in the product
             cand = top_idx.cpu().numpy()
-            nu = self.nu[cand]
-            # 2 |x.y - bf16(x).bf16(y)| <= 2 (|bf16(x)| |y - bf16(y)| + |x - bf16(x)| |y|) (Cauchy-Schwarz)
-            pair = 2 * ((mu + r_q)[:, None] * self.r16[cand] + r_q[:, None] * nu) * (1 + 2.0**-20)
-            err = pair + self.c_sum * (mu[:, None] + nu) ** 2 + self.c_value * np.abs(vals) + eta[:, None]
-            slope = 2 * ((mu + r_q) * self.rho16 + r_q) * (1 + 2.0**-20)  # pair <= slope |y| for every y
-            outsiders = (self.c_sum, 1 - self.c_value, slope)
+            err = _bf16_errors(vals, mu, r_q, self.nu[cand], self.r16[cand], eta, self.c_sum, self.c_value)
+            outsiders = (self.c_sum, 1 - self.c_value, _bf16_slope(mu, r_q, self.rho16))
         else:
             mu = mu.cpu().numpy()
             top_vals, top_idx = _smallest32(q_float, self.s_float, self.s_sq, n_cand, self.width, self.block, own)
@@ -600,26 +565,125 @@ class _Search:
         last_scale: float,
         slope: np.ndarray | float = 0.0,
     ) -> np.ndarray:
-        """Per row: no support point outside the candidates can have a distance <= ``kth_upper``, from the
-        computed values (every outsider's is >= ``v_last``; its error, for a support norm ``b``, at most
-        ``slope b + coef (|x| + b)^2 + eta`` plus ``(1 - last_scale)`` times the value) and the triangle
-        inequality (module docstring)."""
-        gap = last_scale * v_last - kth_upper - eta
-        # the norm t = |x| + b at which the error reaches the gap: c t^2 + slope t = gap + slope |x|
-        room = np.maximum(gap, 0.0) + slope * mu
-        with np.errstate(invalid="ignore"):
-            t = 2 * room / (slope + np.sqrt(slope * slope + 4 * coef * room))  # the stable root
-            reach = t * (1 - _SAFETY) - mu * (1 + _SAFETY)
-            # norms below b_a: ruled out by the float32 value; outside [beta_lo, beta_hi]: by the norms
-            b_a = np.where(gap > 0, reach, -np.inf)
-            root = np.sqrt(np.maximum(kth_upper, 0.0) / (1 - _FLOAT64_SLACK)) * (1 + _SAFETY)
-            beta_hi = (root + mu * (1 + _NORM_SLACK)) / (1 - _NORM_SLACK) * (1 + _SAFETY)
-            beta_lo = (mu * (1 - _NORM_SLACK) - root) / (1 + _NORM_SLACK) - _SAFETY * (mu + root)
-            lo = np.maximum(b_a, beta_lo)
-        inside = np.searchsorted(self.nu_sorted, beta_hi, side="right") - np.searchsorted(
-            self.nu_sorted, lo, side="left"
-        )
-        return (inside <= 0) & np.isfinite(beta_hi) & np.isfinite(lo)
+        """:func:`_no_outsider` against this call's support norms."""
+        return _no_outsider(self.nu_sorted, mu, v_last, kth_upper, eta, coef, last_scale, slope)
+
+
+def _no_outsider(
+    nu_sorted: np.ndarray,
+    mu: np.ndarray,
+    v_last: np.ndarray,
+    kth_upper: np.ndarray,
+    eta: np.ndarray,
+    coef: float,
+    last_scale: float,
+    slope: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """Per row: no support point outside the candidates can have a distance <= ``kth_upper``, from the computed
+    values (every outsider's is >= ``v_last``; its error, for a support norm ``b``, at most ``slope b + coef (|x|
+    + b)^2 + eta`` plus ``(1 - last_scale)`` times the value) and the triangle inequality (module docstring);
+    ``nu_sorted``: the norms of every support point that may be an outsider, ascending."""
+    gap = last_scale * v_last - kth_upper - eta
+    # the norm t = |x| + b at which the error reaches the gap: c t^2 + slope t = gap + slope |x|
+    room = np.maximum(gap, 0.0) + slope * mu
+    with np.errstate(invalid="ignore"):
+        t = 2 * room / (slope + np.sqrt(slope * slope + 4 * coef * room))  # the stable root
+        reach = t * (1 - _SAFETY) - mu * (1 + _SAFETY)
+        # norms below b_a: ruled out by the float32 value; outside [beta_lo, beta_hi]: by the norms
+        b_a = np.where(gap > 0, reach, -np.inf)
+        root = np.sqrt(np.maximum(kth_upper, 0.0) / (1 - _FLOAT64_SLACK)) * (1 + _SAFETY)
+        beta_hi = (root + mu * (1 + _NORM_SLACK)) / (1 - _NORM_SLACK) * (1 + _SAFETY)
+        beta_lo = (mu * (1 - _NORM_SLACK) - root) / (1 + _NORM_SLACK) - _SAFETY * (mu + root)
+        lo = np.maximum(b_a, beta_lo)
+    inside = np.searchsorted(nu_sorted, beta_hi, side="right") - np.searchsorted(nu_sorted, lo, side="left")
+    return (inside <= 0) & np.isfinite(beta_hi) & np.isfinite(lo)
+
+
+def _bf16_depth(d: int) -> int:
+    """The width of the augmented bfloat16 rows of ``d`` features (``d + 6``, padded to ``_BF16_PAD``)."""
+    return -(-(d + 6) // _BF16_PAD) * _BF16_PAD
+
+
+def _bf16_constants(dev: Any, depth16: int) -> tuple[float, float]:
+    """The bfloat16 bound's constants (module docstring): ``c_sum``, times ``(|x| + |y|)^2`` (the float32 sums,
+    the centring, the norms in three bfloat16 parts, float64 slack), and ``c_value``, times ``|V|`` (the
+    product's output rounded to bfloat16)."""
+    acc = _ACCUMULATION_UNIT.get(dev.type, 2.0**-22) * depth16
+    u = _UNIT_ROUNDOFF_BF16
+    c_sum = acc / (1 - acc) * (1 + 2.0**-6) + 4 * _UNIT_ROUNDOFF32 + 2.0**-22
+    return c_sum, u / (1 - u) * (1 + 2.0**-20)
+
+
+def _bf16_support(source: Any, centre32: Any, dev: Any, depth16: int) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The augmented bfloat16 copy of the support rows ``source`` (``_augmented_bf16``), made block by block from
+    the centred float32 rows (no full float32 copy), with the float64 norms of the centred float32 rows and the
+    norms of their bfloat16 residuals ``|y - bf16(y)|`` (numpy)."""
+    import torch
+
+    n_s, d = source.shape
+    s16 = torch.empty((n_s, depth16), dtype=torch.bfloat16, device=dev)
+    norms = torch.empty(n_s, dtype=torch.float64, device=dev)
+    residuals = torch.empty(n_s, dtype=torch.float64, device=dev)
+    step = max(1, 4 * _CHECK_VALUES // d)
+    for i in range(0, n_s, step):
+        part = source[i : i + step]
+        if isinstance(part, np.ndarray) and part.dtype == np.float32 and part.flags.c_contiguous:
+            part = _read_only_tensor(part).to(dev)
+        if isinstance(part, torch.Tensor) and part.dtype == torch.float32:
+            part = part - centre32  # the exact difference, rounded once (as in _centred)
+            _norms64(part, norms[i : i + step])
+        else:
+            part, norms[i : i + step] = _centred(part, centre32, dev)
+        _augmented_bf16(part, norms[i : i + step], support=True, out=s16[i : i + step],
+                        residuals=residuals[i : i + step])  # fmt: skip
+    return s16, norms.cpu().numpy(), residuals.cpu().numpy()
+
+
+def _largest_share(residuals: np.ndarray, norms: np.ndarray) -> float:
+    """The largest ``|y - bf16(y)| / |y|`` of the support rows (0 for rows of norm 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.max(np.where(norms > 0, residuals / norms, 0.0)))
+
+
+def _float_support(source: Any, centre32: Any, dev: Any, dtype: Any, norms: bool = True) -> tuple[Any, Any]:
+    """The centred support rows in the product's precision ``dtype`` (float32, or float64 for ``"fp64"``; a
+    float32 array on the host that is not centred is used as it is, without a copy) and the float64 norms of
+    the centred rows (numpy; None when not asked for and not computed along the way)."""
+    import torch
+
+    if not centre32.any() and _on_host(dev) and source.dtype == np.float32 and source.flags.c_contiguous:
+        if dtype == torch.float32:
+            return _read_only_tensor(source), (_host_norms(source) if norms else None)
+    rows, nu = _centred(source, centre32, dev, dtype)
+    return rows, nu.cpu().numpy()
+
+
+def _bf16_queries(q_float: Any, mu: Any, depth16: int) -> tuple[Any, Any]:
+    """The augmented bfloat16 rows of centred float32 query rows ``q_float`` (norms ``mu``; overwritten) and the
+    norms of their residuals (a float64 tensor)."""
+    import torch
+
+    q16 = torch.empty((len(q_float), depth16), dtype=torch.bfloat16, device=q_float.device)
+    r_q = torch.empty(len(q_float), dtype=torch.float64, device=q_float.device)
+    _augmented_bf16(q_float, mu, support=False, out=q16, residuals=r_q)
+    return q16, r_q
+
+
+def _bf16_errors(
+    vals: np.ndarray, mu: np.ndarray, r_q: np.ndarray, nu: np.ndarray, r16: np.ndarray, eta: np.ndarray,
+    c_sum: float, c_value: float,
+) -> np.ndarray:  # fmt: skip
+    """The bound on ``|V - D|`` of bfloat16 values ``vals`` (rows: queries of norms ``mu`` and residual norms
+    ``r_q``; columns: candidates of norms ``nu`` and residual norms ``r16``; module docstring)."""
+    # 2 |x.y - bf16(x).bf16(y)| <= 2 (|bf16(x)| |y - bf16(y)| + |x - bf16(x)| |y|) (Cauchy-Schwarz)
+    pair = 2 * ((mu + r_q)[:, None] * r16 + r_q[:, None] * nu) * (1 + 2.0**-20)
+    return pair + c_sum * (mu[:, None] + nu) ** 2 + c_value * np.abs(vals) + eta[:, None]
+
+
+def _bf16_slope(mu: np.ndarray, r_q: np.ndarray, rho16: float) -> np.ndarray:
+    """Per query row: the pair term of the bfloat16 bound is at most ``slope |y|`` for every support row whose
+    residual share is at most ``rho16``."""
+    return 2 * ((mu + r_q) * rho16 + r_q) * (1 + 2.0**-20)
 
 
 def _read_only_tensor(array: np.ndarray) -> Any:
