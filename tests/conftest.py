@@ -36,6 +36,26 @@ def fashion_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def noisy_fashion_run(fashion_dir):
+    """All 60,000 Fashion-MNIST training images with 5% of the labels flipped to a random other class (seed 0), and
+    one 3-epoch small CNN trained on them with per-epoch logits (about 75 s on 2 cores, so trained once per session).
+
+    Returns ``(train, clean_labels, flipped, result, head)``: ``head`` is the trained model's logits probe."""
+    from difficulty_widget.data import load_fashion_mnist
+    from difficulty_widget.extract import extract, train_small_model
+
+    train = load_fashion_mnist("train", root=fashion_dir)
+    clean = train.labels.copy()
+    rng = np.random.default_rng(0)
+    flipped = rng.random(len(train)) < 0.05
+    train.labels = clean.copy()
+    train.labels[flipped] = (clean[flipped] + rng.integers(1, 10, flipped.sum())) % 10
+    result = train_small_model(train, "cnn", epochs=3, seed=0, record_logits=True, progress=False)
+    head = extract(result.model, train, probes=["head"], progress=False).probes["head"]
+    return train, clean, flipped, result, head
+
+
+@pytest.fixture(scope="session")
 def cifar10h_dir() -> Path:
     """../shared/data/cifar10h: CIFAR-10H label counts and probabilities (Peterson et al., ICCV 2019)."""
     folder = SHARED_DATA / "cifar10h"

@@ -204,24 +204,15 @@ def test_arguments_are_checked():
         label_issue_scores(np.zeros((4, 2)), [0, 1, 0, 1], logits_per_epoch=np.zeros((2, 3, 2)))
 
 
-def test_flag_finds_flipped_fashion_mnist_labels(fashion_dir):
-    """5% symmetric flips (seeded, as in test_label_noise.py), all 60,000 training images, one 3-epoch run:
-    precision >= 0.8 and recall >= 0.85 (measured when written: 0.856 and 0.934, 3,246 flagged for 2,974 flips).
+def test_flag_finds_flipped_fashion_mnist_labels(noisy_fashion_run):
+    """5% symmetric flips (the session's ``noisy_fashion_run``, shared with test_label_noise.py), all 60,000
+    training images, one 3-epoch run: precision >= 0.8 and recall >= 0.85 (measured when written: 0.856 and 0.934,
+    3,246 flagged for 2,974 flips).
 
     The full training set, because the estimated count grows with the model's weakness: on a 15,000-image subset
     the same run flags 29% too many (precision 0.725), on 30,000 images 21% (precision 0.776).
     """
-    from difficulty_widget.data import load_fashion_mnist
-    from difficulty_widget.extract import extract, train_small_model
-
-    train = load_fashion_mnist("train", root=fashion_dir)
-    clean = train.labels.copy()
-    rng = np.random.default_rng(0)
-    flipped = rng.random(len(train)) < 0.05
-    train.labels = clean.copy()
-    train.labels[flipped] = (clean[flipped] + rng.integers(1, 10, flipped.sum())) % 10
-    result = train_small_model(train, "cnn", epochs=3, seed=0, record_logits=True, progress=False)
-    head = extract(result.model, train, probes=["head"], progress=False).probes["head"]
+    train, clean, flipped, result, head = noisy_fashion_run
     out = label_issue_scores(head, train.labels, logits_per_epoch=result.logits_per_epoch)
     flag = out["label_issue"].to_numpy()
     hits = int((flag & flipped).sum())

@@ -8,30 +8,16 @@ Measured when written (3 epochs): AUROC k-NN agreement 0.994, AUM 0.995, data-ma
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from difficulty_widget.data import load_fashion_mnist
-from difficulty_widget.extract import extract, train_small_model
+from difficulty_widget.extract import extract
 from difficulty_widget.measures import area_under_margin, data_map, knn_label_agreement, model_scores, prediction_depth
 
 
-@pytest.fixture(scope="module")
-def noisy_run(fashion_dir):
-    train = load_fashion_mnist("train", root=fashion_dir)
-    clean = train.labels.copy()
-    rng = np.random.default_rng(0)
-    flipped = rng.random(len(train)) < 0.05
-    train.labels = clean.copy()
-    train.labels[flipped] = (clean[flipped] + rng.integers(1, 10, flipped.sum())) % 10
-    result = train_small_model(train, "cnn", epochs=3, seed=0, record_logits=True, progress=False)
-    return train, clean, flipped, result
-
-
-def test_flipped_labels_are_found(noisy_run):
-    train, _, flipped, result = noisy_run
-    head = extract(result.model, train, probes=["head"], progress=False).probes["head"]
+def test_flipped_labels_are_found(noisy_fashion_run):
+    train, _, flipped, result, head = noisy_fashion_run
     auroc = {
         "knn_agreement": roc_auc_score(flipped, -knn_label_agreement(head, train.labels, k=30)),
         "aum": roc_auc_score(flipped, -area_under_margin(result.logits_per_epoch, train.labels)),
@@ -42,8 +28,8 @@ def test_flipped_labels_are_found(noisy_run):
     assert auroc["dm_confidence"] >= 0.95
 
 
-def test_prediction_depth_falls_as_confidence_rises_on_clean_test_data(noisy_run, fashion_dir):
-    train, clean, _, result = noisy_run
+def test_prediction_depth_falls_as_confidence_rises_on_clean_test_data(noisy_fashion_run, fashion_dir):
+    train, clean, _, result, _ = noisy_fashion_run
     test = load_fashion_mnist("test", root=fashion_dir).subset(np.arange(2000))
     support_rows = np.arange(20000)
     support = extract(result.model, train.subset(support_rows), probes="default", progress=False)
