@@ -1,7 +1,8 @@
 """Checks that ``analyze`` makes before the expensive pass, each in well under a second, each a ``ValueError``
 that names the argument, what was expected and how to fix it.
 
-- the training dynamics' shape (epochs >= 2, one row per training instance, one column per logit);
+- the training dynamics' shape (epochs >= 2, one row per training instance, one column per logit), and the
+  out-of-sample probabilities' (one row per training instance, one column per class, rows summing to 1);
 - class names against the model's output width (read from one traced batch);
 - labels against the model's classes, from the dataset's own targets when it exposes them;
 - an ``ImageFolder`` of ImageNet wnid folders (``n01440764``, ...) meeting a 1000-class model: its labels are
@@ -56,6 +57,20 @@ def check_logits_per_epoch(logits_per_epoch: Any, n_train: int, n_classes: int |
             "logits_per_epoch out"
         )
     return z
+
+
+def check_pred_probs(pred_probs: Any, n_train: int, n_classes: int | None = None) -> np.ndarray:
+    """(n_train, C) out-of-sample class probabilities of the training rows, finite, in [0, 1], rows summing to 1."""
+    from .measures.label_issues import check_probabilities
+
+    p = check_probabilities(pred_probs, name="pred_probs")
+    if len(p) != n_train or (n_classes is not None and p.shape[1] != n_classes):
+        expected = f"({n_train}, {'n_classes' if n_classes is None else n_classes})"
+        raise ValueError(
+            f"pred_probs must have shape {expected}: one row of class probabilities per training row, in order, "
+            f"got {p.shape}"
+        )
+    return p
 
 
 def plan_classes(n_classes: int, class_names: Sequence[str] | None, data_classes: Sequence[str] | None) -> ClassPlan:

@@ -23,7 +23,12 @@ from difficulty_widget.measures import (
     per_class_thresholds,
     registry,
 )
-from difficulty_widget.measures.label_issues import confident_guess, knn_class_probabilities, mean_softmax
+from difficulty_widget.measures.label_issues import (
+    confident_guess,
+    ensemble_label_issue_scores,
+    knn_class_probabilities,
+    mean_softmax,
+)
 
 # eight instances, three classes: rows are p(class | x), out of sample
 HAND_PROBS = np.array(
@@ -131,6 +136,42 @@ def test_the_flag_is_the_lowest_self_confidences_by_the_estimated_count(seed):
         others = [c for c in range(probs.shape[1]) if c != labels[row]]
         best = max(others, key=lambda c: (probs[row, c], -c))
         assert out["suggested_label"][row] == (best if expected[row] else labels[row])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ensemble_flag_is_confident_learning_on_the_models_mean_softmax(seed):
+    rng = np.random.default_rng(10 + seed)
+    n, n_classes, n_models = 200, 4, 3
+    labels = rng.integers(0, n_classes, n)
+    labels[:n_classes] = np.arange(n_classes)
+    logits = rng.normal(size=(n_models, n, n_classes)) * 2
+    logits[:, np.arange(n), labels] += 2.5
+    logits[:, :15] = logits[:, :15, ::-1]  # 15 rows whose models agree on another class
+    weights = np.array([1.0, 2.0, 1.0])
+    out = ensemble_label_issue_scores(logits, labels, weights=weights)
+    # per row, by hand: the weighted mean of the models' softmax, then the paper's thresholds and joint
+    probs = np.zeros((n, n_classes))
+    for row in range(n):
+        for m in range(n_models):
+            e = np.exp(logits[m, row] - logits[m, row].max())
+            probs[row] += weights[m] / weights.sum() * e / e.sum()
+    t = paper_thresholds(labels, probs)
+    c = paper_joint(labels, probs, t)
+    m = int(c.sum() - np.trace(c))
+    self_confidence = probs[np.arange(n), labels]
+    expected = np.zeros(n, dtype=bool)
+    expected[sorted(range(n), key=lambda r: (self_confidence[r], r))[:m]] = True
+    np.testing.assert_array_equal(out["ensemble_label_issue"], expected)
+    np.testing.assert_allclose(out["ensemble_label_issue_score"], 1 - self_confidence, rtol=1e-12, atol=1e-15)
+    for row in np.flatnonzero(expected):
+        others = [cls for cls in range(n_classes) if cls != labels[row]]
+        assert out["ensemble_suggested_label"][row] == max(others, key=lambda cls: (probs[row, cls], -cls))
+    assert (out["ensemble_suggested_label"][~expected] == labels[~expected]).all()
+    assert expected[:15].mean() > 0.5  # most rows every model reads as another class are flagged
+    with pytest.raises(ValueError, match="logits_per_model"):
+        ensemble_label_issue_scores(logits[0], labels)
+    with pytest.raises(ValueError, match="weights"):
+        ensemble_label_issue_scores(logits, labels, weights=[1, -1, 1])
 
 
 def test_knn_shares_and_mean_softmax():

@@ -289,6 +289,38 @@ def label_issue_scores(
     return expand(_find(y, p, calibrate), rows.support, rows.n)
 
 
+def ensemble_label_issue_scores(logits_per_model: Any, labels: Any, weights: Any = None) -> pd.DataFrame:
+    """Label issues from several models' predictions on the same rows (``analyze_models``):
+    ``ensemble_label_issue``, ``ensemble_label_issue_score`` and ``ensemble_suggested_label``.
+
+    ``logits_per_model`` (M x N x C): each model's logits. p = the (``weights``-weighted, default equal) mean of the
+    models' softmax; the score is 1 - p_y, the ensemble self-confidence of cleanlab's
+    ``get_label_quality_ensemble_scores`` (Northcutt et al. 2021, section 3.3; the mean of the models' scores, since
+    the self-confidence is linear in p), and the flag and suggested label are confident learning on p (module
+    docstring, steps 2-5). The flag reads p as out-of-sample: that holds for rows none of the models trained on
+    (for example pretrained models on a validation set); on their training rows it finds fewer errors.
+    """
+    z = to_numpy(logits_per_model)
+    if z.ndim != 3 or z.shape[0] < 1 or z.shape[1] == 0 or z.shape[2] < 2:
+        raise ValueError(f"logits_per_model must have shape (n_models, n_instances, n_classes >= 2), got {z.shape}")
+    if not np.issubdtype(z.dtype, np.floating) or not np.isfinite(z).all():
+        raise ValueError("logits_per_model must hold finite floating-point logits")
+    y = check_labels(labels, n=z.shape[1], n_classes=z.shape[2])
+    if weights is None:
+        w = np.full(z.shape[0], 1.0 / z.shape[0])
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (z.shape[0],) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights must be {z.shape[0]} finite non-negative numbers, not all 0, got {weights!r}")
+        w = w / w.sum()
+    p = np.zeros(z.shape[1:], dtype=np.float64)
+    for m in range(z.shape[0]):  # one model at a time: memory stays at two N x C float64 arrays
+        p += w[m] * np.exp(log_softmax(z[m].astype(np.float64)))
+    p /= p.sum(axis=1, keepdims=True)
+    out = _find(y, p)
+    return out.rename(columns={column: f"ensemble_{column}" for column in out.columns})
+
+
 @dataclass(frozen=True)
 class LabelIssueSummary:
     """Per class and per class pair, what the label-issue flag says (:func:`label_issue_summary`).
@@ -365,6 +397,16 @@ for _measure in (
     Measure(
         "label_issue_score", "data", ("features", "labels"), "hard = high", "[0, 1]",
         "1 - p_y, p the out-of-sample probabilities of the label-issue flag.", _CL, label_issue_scores, _OPTIONAL,
+    ),
+    Measure(
+        "ensemble_label_issue", "ensemble", ("logits_per_model", "labels"), "hard = high", "{False, True}",
+        "Flagged as a probable label error by confident learning on the models' mean softmax (out-of-sample when "
+        "no model trained on the row).", _CL, ensemble_label_issue_scores,
+    ),
+    Measure(
+        "ensemble_label_issue_score", "ensemble", ("logits_per_model", "labels"), "hard = high", "[0, 1]",
+        "1 - p_y, p the mean softmax of the models (cleanlab's ensemble self-confidence).", _CL,
+        ensemble_label_issue_scores,
     ),
 ):  # fmt: skip
     register(_measure)

@@ -70,9 +70,11 @@ def analyze_models(
     """Run every model over ``data`` once and return one :class:`Analysis` for the collection.
 
     Columns: the model scores of the ``reference`` model (default: the first), ``correct_<name>`` per model,
-    ``n_models_correct`` and ``dichotomy`` (trivial / decisive / impossible). Tables (``analysis.tables``),
-    computed on the rows of ``summary_split`` (all rows when ``None`` or absent): ``accuracy`` per model,
-    ``dichotomy_shares``, ``error_consistency`` (M x M Cohen's kappa on all those rows),
+    ``n_models_correct`` and ``dichotomy`` (trivial / decisive / impossible), and the ensemble's label issues
+    (``ensemble_label_issue``, ``ensemble_label_issue_score``, ``ensemble_suggested_label``: confident learning on
+    the models' mean softmax, :func:`~difficulty_widget.measures.label_issues.ensemble_label_issue_scores`).
+    Tables (``analysis.tables``), computed on the rows of ``summary_split`` (all rows when ``None`` or absent):
+    ``accuracy`` per model, ``dichotomy_shares``, ``error_consistency`` (M x M Cohen's kappa on all those rows),
     ``error_consistency_decisive`` (on their decisive rows only) and ``error_consistency_summary``.
     """
     from ..extract import extract
@@ -96,9 +98,11 @@ def analyze_models(
         if not np.array_equal(extraction.labels, labels):
             raise ValueError(f"model {name!r} saw different labels: the data must yield the same instances each pass")
     correct = np.stack([extractions[n].predictions == labels for n in names])
+    logits = np.stack([extractions[n].logits for n in names])
     scores = registry.compute_available(
-        {"logits": extractions[reference].logits, "labels": labels, "correct_per_model": correct}
-    )
+        {"logits": logits[names.index(reference)], "labels": labels, "correct_per_model": correct,
+         "logits_per_model": logits}
+    )  # fmt: skip
     frame = pd.DataFrame({"id": np.arange(len(labels)), "label": labels})
     info: dict[str, Any] = {"models": names, "reference_model": reference, "model": reference}
     if isinstance(data, ImageData):

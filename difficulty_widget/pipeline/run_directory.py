@@ -261,6 +261,7 @@ def analyze_from(
     *,
     support: str | None = None,
     logits_per_epoch: Any = None,
+    pred_probs: Any = None,
     hierarchy: Any = None,
     keep_embeddings: str | Sequence[str] | None = None,
     provenance: Mapping[str, Any] | None = None,
@@ -278,10 +279,10 @@ def analyze_from(
     the training rows, the support set of the neighbour-based measures (default: as ``analyze``, the rows of the
     run's ``train_split`` when there are any, else every row). ``keep_embeddings`` (default: what the run was
     made with) are memory-mapped, not loaded. ``verify`` checks every part's checksums first (one read of the
-    directory). ``logits_per_epoch``, ``hierarchy``, ``provenance``, ``device`` and ``precision`` are those of
-    ``analyze``. ``memory_budget`` (bytes, or a string such as ``"4GiB"``) bounds the exact k-NN searches: each
-    probe's support set is read from its memory-mapped file in row blocks that fit it, with the same results
-    (default: the support rows are read into memory, as ``analyze`` holds them). ``engine``: where the k-NN
+    directory). ``logits_per_epoch``, ``pred_probs``, ``hierarchy``, ``provenance``, ``device`` and ``precision``
+    are those of ``analyze``. ``memory_budget`` (bytes, or a string such as ``"4GiB"``) bounds the exact k-NN
+    searches: each probe's support set is read from its memory-mapped file in row blocks that fit it, with the same
+    results (default: the support rows are read into memory, as ``analyze`` holds them). ``engine``: where the k-NN
     searches run: ``"local"`` (default, this process) or a
     :class:`~difficulty_widget.pipeline.distributed.RayExecutor` (``"ray"``: one with its defaults), whose actors
     read the probes' files; the result is the same.
@@ -300,7 +301,8 @@ def analyze_from(
     executor = as_executor(engine, memory_budget)  # checked (and a cluster joined) before any reading
     try:
         return _analyze_directory(
-            RunDirectory(Path(run_dir)), support=support, logits_per_epoch=logits_per_epoch, hierarchy=hierarchy,
+            RunDirectory(Path(run_dir)), support=support, logits_per_epoch=logits_per_epoch, pred_probs=pred_probs,
+            hierarchy=hierarchy,
             keep_embeddings=keep_embeddings, provenance=provenance, device=device, precision=precision,
             memory_budget=memory_budget, search=None if executor.name == "local" else executor.nearest_neighbours,
             verify=verify, progress=progress,
@@ -311,7 +313,7 @@ def analyze_from(
 
 
 def _analyze_directory(
-    directory: RunDirectory, *, support: str | None, logits_per_epoch: Any, hierarchy: Any,
+    directory: RunDirectory, *, support: str | None, logits_per_epoch: Any, pred_probs: Any, hierarchy: Any,
     keep_embeddings: Any, provenance: Mapping[str, Any] | None, device: str | None, precision: str,
     memory_budget: int | str | None, search: Any, verify: bool, progress: bool,
 ) -> Analysis:  # fmt: skip
@@ -359,7 +361,8 @@ def _analyze_directory(
     structural_path = directory.path / "structural_similarity.npy"
     structural = np.load(structural_path) if structural_path.exists() else None
     return finish_run(
-        run, extraction, structural, logits_per_epoch=logits_per_epoch, hierarchy=hierarchy, provenance=provenance,
+        run, extraction, structural, logits_per_epoch=logits_per_epoch, pred_probs=pred_probs, hierarchy=hierarchy,
+        provenance=provenance,
         precision=precision, knn_memory_budget=memory_budget, knn_search=search, progress=progress,
     )  # fmt: skip
 

@@ -15,6 +15,7 @@ from ..measures import registry
 from ..measures.depth import depth_flow, depth_scores
 from ..measures.flow import layer_tables
 from ..measures.knn import check_precision
+from ..measures.search import ReusedSearch, in_process_search
 
 PENULTIMATE = "penultimate"
 
@@ -31,6 +32,7 @@ def analysis_from_extraction(
     features_probe: str | None = None,
     support_mask: Any = None,
     logits_per_epoch: Any = None,
+    pred_probs: Any = None,
     structural_similarity: Any = None,
     hierarchy: Any = None,
     device: str | None = None,
@@ -48,8 +50,11 @@ def analysis_from_extraction(
     :func:`~difficulty_widget.measures.knn.nearest_neighbours`, the scores are the same for each;
     ``knn_memory_budget``: read their support sets in row blocks that fit it, for probes memory-mapped from disk;
     ``knn_search``: the engine of those searches, a :data:`~difficulty_widget.measures.search.KnnSearch` such as
-    ``RayExecutor(...).nearest_neighbours``, default in-process).
-    ``support_mask`` marks the training rows that
+    ``RayExecutor(...).nearest_neighbours``, default in-process; a search that repeats an earlier one, such as
+    the data scores' and the label-issue flag's, is answered once: :class:`~difficulty_widget.measures.search.
+    ReusedSearch`). ``pred_probs`` (N_train x C, out-of-sample class probabilities of the training rows from
+    cross-validation, when the user has them) replace the one-run probabilities of the label-issue flag
+    (:func:`~difficulty_widget.measures.label_issues.label_issue_scores`). ``support_mask`` marks the training rows that
     neighbour-based measures compare against (every row when ``None``). A C x C ``structural_similarity``
     (template cosine) and a class ``hierarchy`` give the semantic error columns.
 
@@ -71,8 +76,8 @@ def analysis_from_extraction(
         inputs["precision"] = check_precision(precision)
     if knn_memory_budget is not None:
         inputs["memory_budget"] = knn_memory_budget
-    if knn_search is not None:
-        inputs["search"] = knn_search
+    # the data scores and the label-issue flag search the same neighbours: one search answers both
+    inputs["search"] = ReusedSearch(knn_search if knn_search is not None else in_process_search(knn_memory_budget))
     if support_mask is not None:
         inputs["support_mask"] = np.asarray(support_mask, dtype=bool)
     if depth_probes:
@@ -81,6 +86,11 @@ def analysis_from_extraction(
         inputs["features"] = _probe(extraction, features_probe)
     if logits_per_epoch is not None:
         inputs["logits_per_epoch"] = _check_logits_per_epoch(logits_per_epoch, support_mask, n, extraction)
+    if pred_probs is not None:
+        from ..preflight import check_pred_probs
+
+        n_train = n if support_mask is None else int(np.count_nonzero(support_mask))
+        inputs["pred_probs"] = check_pred_probs(pred_probs, n_train, extraction.logits.shape[1])
     if structural_similarity is not None:
         inputs["structural_similarity"] = structural_similarity
     if hierarchy is not None:
@@ -134,6 +144,7 @@ def analyze(
     probes: str | Sequence[str] | None = "blocks",
     features: str | None = PENULTIMATE,
     logits_per_epoch: Any = None,
+    pred_probs: Any = None,
     train_split: str = "train",
     hierarchy: Any = None,
     max_probe_dim: int | None = 4096,
@@ -175,6 +186,10 @@ def analyze(
     logits_per_epoch : training dynamics: an (E x N_train x C) array of the training rows' logits per epoch
         (E >= 2), a :class:`~difficulty_widget.extract.DynamicsRecorder` or a ``TrainingResult`` with recorded
         logits.
+    pred_probs : out-of-sample class probabilities of the training rows (N_train x C, rows summing to 1), from
+        cross-validation when you have them: the label-issue flag then runs confident learning on them instead of
+        the one-run probabilities (k-NN class shares and the softmax over epochs; see
+        :mod:`~difficulty_widget.measures.label_issues`). Checked before the pass.
     hierarchy : a :class:`~difficulty_widget.semantics.Hierarchy` over the classes (e.g. ``WordNetHierarchy``) for
         ``error_semantic_depth``. ``error_similarity_rank`` comes from the model's own last linear layer (class
         templates) whenever it has one.
@@ -205,16 +220,17 @@ def analyze(
 
     run = prepare_run(
         model, data, test_data, probes=probes, features=features, logits_per_epoch=logits_per_epoch,
-        train_split=train_split, max_probe_dim=max_probe_dim, class_names=class_names, label_map=label_map,
-        keep_embeddings=keep_embeddings, model_name=model_name, batch_size=batch_size, memory_budget=memory_budget,
-        device=device, image_key=image_key, label_key=label_key, precision=precision, progress=progress,
+        pred_probs=pred_probs, train_split=train_split, max_probe_dim=max_probe_dim, class_names=class_names,
+        label_map=label_map, keep_embeddings=keep_embeddings, model_name=model_name, batch_size=batch_size,
+        memory_budget=memory_budget, device=device, image_key=image_key, label_key=label_key, precision=precision,
+        progress=progress,
     )  # fmt: skip
     kwargs = {"plan": run.plan, "device": run.device, "num_workers": num_workers, "label_map": run.label_map}
     extractions = [extract(model, part, progress=progress, **kwargs) for part in run.parts]
     structural = _structural_similarity(model, run.plan.n_classes)
     return finish_run(
-        run, _concatenate(extractions), structural, logits_per_epoch=logits_per_epoch, hierarchy=hierarchy,
-        provenance=provenance, precision=precision, progress=progress,
+        run, _concatenate(extractions), structural, logits_per_epoch=logits_per_epoch, pred_probs=pred_probs,
+        hierarchy=hierarchy, provenance=provenance, precision=precision, progress=progress,
     )  # fmt: skip
 
 
@@ -248,6 +264,7 @@ def prepare_run(
     probes: str | Sequence[str] | None = "blocks",
     features: str | None = PENULTIMATE,
     logits_per_epoch: Any = None,
+    pred_probs: Any = None,
     train_split: str = "train",
     max_probe_dim: int | None = 4096,
     class_names: Sequence[str] | None = None,
@@ -267,7 +284,7 @@ def prepare_run(
     from ..data.datasets import as_pairs, class_names_of, targets_of
     from ..extract.extraction import pick_device
     from ..extract.plan import first_batch, plan_extraction
-    from ..preflight import check_label_map, check_logits_per_epoch, check_targets, plan_classes
+    from ..preflight import check_label_map, check_logits_per_epoch, check_pred_probs, check_targets, plan_classes
 
     info: dict[str, Any] = {"model": model_name or type(model).__name__}
     ids = split = wnids = None
@@ -285,6 +302,8 @@ def prepare_run(
     n_train = sum(lengths) if support_mask is None else int(support_mask.sum())
     if logits_per_epoch is not None:
         check_logits_per_epoch(logits_per_epoch, n_train)
+    if pred_probs is not None:
+        check_pred_probs(pred_probs, n_train)
     check_precision(precision)
 
     dev = pick_device(model, device)
@@ -311,6 +330,8 @@ def prepare_run(
         check_targets(targets, plan.n_classes, mapping, name)
     if logits_per_epoch is not None:
         check_logits_per_epoch(logits_per_epoch, n_train, plan.n_classes)
+    if pred_probs is not None:
+        check_pred_probs(pred_probs, n_train, plan.n_classes)
     wnids = classes.wnids if classes.wnids is not None else wnids
     kept = _kept_names(keep_embeddings, plan)
     if progress:
@@ -338,6 +359,7 @@ def finish_run(
     structural: np.ndarray | None,
     *,
     logits_per_epoch: Any = None,
+    pred_probs: Any = None,
     hierarchy: Any = None,
     provenance: Mapping[str, Any] | None = None,
     precision: str = "auto",
@@ -363,13 +385,15 @@ def finish_run(
         info["knn_precision"] = precision
     if structural is not None:
         info["templates"] = "last linear layer"
+    if pred_probs is not None:
+        info["label_issue_probabilities"] = "pred_probs (given)"
     info.update(provenance or {})
     analysis = analysis_from_extraction(
         extraction, class_names=run.class_names, ids=run.ids, split=run.split, wnids=run.wnids, provenance=info,
         depth_probes=depth_probes, features_probe=features_probe, support_mask=run.support_mask,
-        logits_per_epoch=logits_per_epoch, structural_similarity=structural, hierarchy=hierarchy, progress=progress,
-        device=None if run.device.type == "cpu" else str(run.device), precision=precision,
-        knn_memory_budget=knn_memory_budget, knn_search=knn_search,
+        logits_per_epoch=logits_per_epoch, pred_probs=pred_probs, structural_similarity=structural,
+        hierarchy=hierarchy, progress=progress, device=None if run.device.type == "cpu" else str(run.device),
+        precision=precision, knn_memory_budget=knn_memory_budget, knn_search=knn_search,
     )  # fmt: skip
     analysis.embeddings = {name: extraction.probes[probe] for name, probe in run.kept.items()}
     return analysis
