@@ -1,4 +1,5 @@
-"""One instance up close (the Explorer's instance view): its scores as percentiles, and its nearest neighbours.
+"""One instance up close (the Explorer's instance view): its scores as percentiles, its nearest neighbours, and
+the label the label-issue flag suggests for it.
 
 Pure functions: arrays and tables in, tables out. The neighbours are found on demand for one instance with the
 project's exact k-NN search (:func:`difficulty_widget.measures.knn.nearest_neighbours`: milliseconds for 70000 x 512).
@@ -74,3 +75,20 @@ def score_percentiles(df: pd.DataFrame, position: int, columns: Sequence[str] | 
             harder, direction = np.nan, ""
         rows.append((name, value, percentile, harder, direction))
     return pd.DataFrame(rows, columns=["name", "value", "percentile", "harder_than", "direction"])
+
+
+def suggestion_text(label: Any, suggested: Any, class_names: Sequence[str] | None = None) -> str | None:
+    """``"label: shirt → suggested: T-shirt"`` when ``suggested`` (a ``suggested_label`` value, see
+    :mod:`difficulty_widget.measures.label_issues`) is present and differs from the given ``label``; ``None`` when
+    it is missing (NaN, ``pd.NA``: rows outside the training set) or equal to the label. Classes are written with
+    their ``class_names`` when given, else as indices."""
+    if suggested is None or pd.isna(suggested) or label is None or pd.isna(label):
+        return None
+    given, other = int(label), int(suggested)
+    if given == other:
+        return None
+
+    def name(c: int) -> str:
+        return str(class_names[c]) if class_names is not None and 0 <= c < len(class_names) else str(c)
+
+    return f"label: {name(given)} → suggested: {name(other)}"

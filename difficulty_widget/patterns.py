@@ -78,10 +78,18 @@ PATTERNS: Mapping[str, Pattern] = _patterns(
         ("correct", "prediction_depth"),
     ),
     Pattern(
+        "label issues",
+        "label_issue == True",
+        "Flagged as a probable label error by the calibrated label-issue flag (confident learning on out-of-sample "
+        "probabilities; Northcutt, Jiang, Chuang, JAIR 2021); each has a suggested label.",
+        ("label_issue",),
+    ),
+    Pattern(
         "likely mislabelled",
         "knn_agreement <= quantile(knn_agreement, 0.25) and aum <= quantile(aum, 0.25)",
         "Few neighbours share the label and the training margin stays low (both in their bottom quartile; "
-        "AUM: Pleiss, Zhang, Elenberg, Weinberger, NeurIPS 2020).",
+        "AUM: Pleiss, Zhang, Elenberg, Weinberger, NeurIPS 2020). A quartile rule, for exploration: the calibrated "
+        "flag is the pattern 'label issues'.",
         ("knn_agreement", "aum"),
     ),
 )
@@ -125,9 +133,11 @@ def pattern_query(df: pd.DataFrame | Analysis, name: str | Pattern) -> str:
 
 def pattern_mask(df: pd.DataFrame | Analysis, name: str | Pattern) -> np.ndarray:
     """Boolean mask over the rows of ``df`` selected by the pattern ``name`` (or a :class:`Pattern`); rows with NaN
-    in a compared column are not selected."""
+    (or a missing value) in a compared column are not selected."""
     frame = frame_of(df)
     selected = frame.eval(pattern_query(frame, name))
+    if isinstance(selected, pd.Series):  # a nullable column (e.g. label_issue, missing on test rows) compares to NA
+        return selected.fillna(False).to_numpy(dtype=bool)
     return np.asarray(selected, dtype=bool)
 
 

@@ -1,6 +1,9 @@
 """Saved subsets of instance ids (the Explorer's "saved subsets" view): name a selection, combine selections with
 set operations, export them, and keep them with the Analysis.
 
+:func:`relabelling_table` is the relabelling worklist of a set of ids: each instance's given label, the label the
+label-issue flag suggests (:mod:`difficulty_widget.measures.label_issues`) and its score, ready to write as CSV.
+
 :class:`Subsets` maps names to sorted unique int64 id arrays (read-only). ``write_to(analysis)`` stores them in
 ``analysis.tables["subsets"]`` (long format: one row per (subset, id)), so they are saved and loaded with the
 Analysis's Parquet file; :meth:`Subsets.from_analysis` reads them back. The ``subset`` column is categorical with
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
 TABLE_NAME = "subsets"
 _SHOWN = 10  # ids quoted in an error message
+_RELABELLING_NEEDS = ("id", "label", "suggested_label", "label_issue_score")
 
 
 class Subsets(Mapping[str, np.ndarray]):
@@ -213,6 +217,68 @@ class Subsets(Mapping[str, np.ndarray]):
         if as_ is not None:
             return self.save(as_, ids)
         return ids
+
+
+def relabelling_table(df: pd.DataFrame | Analysis, ids: Any, class_names: Any = None) -> pd.DataFrame:
+    """The relabelling worklist of ``ids`` (integers, or a DataFrame with an ``id`` column), one row per id in
+    ascending order: ``id``, the given label (``label``, ``label_name``), the suggested label (``suggested_label``,
+    ``suggested_name``: missing where the table has none, e.g. test rows), ``label_issue_score`` and, when the table
+    has it, the flag ``label_issue``.
+
+    ``df``: an Analysis (its class names are used) or a DataFrame with the columns ``id``, ``label``,
+    ``suggested_label`` and ``label_issue_score`` (from ``analyze(...)`` with features, see
+    :func:`difficulty_widget.measures.label_issues.label_issue_scores`). ``class_names``: the names of the classes
+    (default: the Analysis's, else the class indices as text)."""
+    table = frame_of(df)
+    missing = [c for c in _RELABELLING_NEEDS if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"a relabelling table needs the columns {missing}, which the table does not have; the label-issue "
+            "columns come from analyze(...) with features (difficulty_widget.measures.label_issues)"
+        )
+    if class_names is None:
+        class_names = getattr(df, "class_names", None)
+    if isinstance(ids, pd.DataFrame):
+        if "id" not in ids.columns:
+            raise ValueError(f"ids is a DataFrame without an 'id' column; it has {list(ids.columns)}")
+        ids = ids["id"]
+    wanted = to_numpy(ids)
+    if wanted.ndim != 1:
+        raise ValueError(f"ids must be a 1-D sequence of instance ids, got shape {wanted.shape}")
+    if wanted.size == 0:
+        raise ValueError("ids is empty: there is nothing to relabel")
+    if wanted.dtype == bool or not np.issubdtype(wanted.dtype, np.integer):
+        raise ValueError(f"ids must be integers, got dtype {wanted.dtype}")
+    wanted = np.unique(wanted.astype(np.int64))
+    if table["id"].duplicated().any():
+        raise ValueError("df['id'] must be unique")
+    rows = table.set_index("id").reindex(wanted)
+    unknown = wanted[rows["label"].isna().to_numpy()]
+    if len(unknown):
+        raise ValueError(f"{len(unknown)} id(s) are not in df['id']: {unknown[:_SHOWN].tolist()}")
+    rows = rows.reset_index()
+    labels = rows["label"].astype(np.int64)
+    suggested = rows["suggested_label"].astype("Int64")
+    names = None if class_names is None else [str(name) for name in class_names]
+
+    def name_of(values: pd.Series) -> pd.Series:
+        if names is None:
+            return values.astype("string")
+        return pd.Series([pd.NA if pd.isna(v) else names[int(v)] for v in values], dtype="string")
+
+    out = pd.DataFrame(
+        {
+            "id": wanted,
+            "label": labels,
+            "label_name": name_of(labels),
+            "suggested_label": suggested,
+            "suggested_name": name_of(suggested),
+            "label_issue_score": rows["label_issue_score"].astype(np.float64),
+        }
+    )
+    if "label_issue" in rows.columns:
+        out["label_issue"] = rows["label_issue"].astype("boolean")
+    return out
 
 
 def _check_valid_ids(valid_ids: Any) -> np.ndarray:

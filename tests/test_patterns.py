@@ -30,6 +30,8 @@ def df() -> pd.DataFrame:
     agreement[rng.choice(n, 20, replace=False)] = np.nan
     aum = rng.normal(1.0, 2.0, n)
     aum[rng.choice(n, 15, replace=False)] = np.nan
+    flagged = pd.array(rng.random(n) < 0.1, dtype="boolean")
+    flagged[rng.choice(n, 150, replace=False)] = pd.NA  # the flag covers the training rows only
     return pd.DataFrame(
         {
             "id": rng.permutation(np.arange(10_000, 10_000 + n)),
@@ -41,6 +43,7 @@ def df() -> pd.DataFrame:
             "knn_agreement": rng.integers(0, 31, n) / 30,
             "aum": aum,
             "human_agreement": agreement,
+            "label_issue": flagged,
         }
     )
 
@@ -57,6 +60,7 @@ def expected_masks(df: pd.DataFrame) -> dict[str, pd.Series]:
         & (df["human_agreement"] <= q(df, "human_agreement", 0.25)),
         "confident but wrong": ~df["correct"] & (df["confidence"] >= q(df, "confidence", 0.75)),
         "deep but correct": df["correct"] & (df["prediction_depth"] >= q(df, "prediction_depth", 0.75)),
+        "label issues": df["label_issue"].fillna(False).astype(bool),
         "likely mislabelled": (df["knn_agreement"] <= q(df, "knn_agreement", 0.25)) & (df["aum"] <= q(df, "aum", 0.25)),
     }
 
@@ -96,7 +100,8 @@ def test_analysis_and_custom_patterns(df):
 def test_available_patterns(df):
     assert available_patterns(df) == list(PATTERNS)
     partial = df.drop(columns=["aum"]).assign(human_agreement=np.nan)
-    assert available_patterns(partial) == ["confident but wrong", "deep but correct"]
+    assert available_patterns(partial) == ["confident but wrong", "deep but correct", "label issues"]
+    assert "label issues" not in available_patterns(df.assign(label_issue=pd.NA))  # no training rows flagged
 
 
 def test_unknown_and_missing_errors(df):
@@ -187,3 +192,19 @@ def test_pattern_labels_name_the_first_matching_pattern():
     assert np.asarray(labels).tolist() == want.tolist()
     only = pattern_labels(df, ["deep but correct"])
     assert (np.asarray(only) == "deep but correct").sum() == deep.sum()
+
+
+def test_label_issues_select_exactly_the_flagged_rows_and_the_quartile_rule_points_to_them(df):
+    flagged = df["id"][df["label_issue"].fillna(False).to_numpy(dtype=bool)].to_numpy()
+    np.testing.assert_array_equal(select_pattern(df, "label issues"), flagged)
+    # the same with the flag read back as plain bool / float columns (no NA) or as object
+    for column in (
+        df["label_issue"].fillna(False).astype(bool),
+        df["label_issue"].astype(float),
+        df["label_issue"].astype(object),
+    ):
+        np.testing.assert_array_equal(select_pattern(df.assign(label_issue=column), "label issues"), flagged)
+    assert pattern_query(df, "label issues") == "label_issue == True"
+    assert "'label issues'" in PATTERNS["likely mislabelled"].description
+    labels = pattern_labels(df, ["label issues", "likely mislabelled"])
+    assert (np.asarray(labels) == "label issues").sum() == len(flagged)  # the flag wins where both match

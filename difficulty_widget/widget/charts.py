@@ -242,9 +242,52 @@ def default_histograms(df: pd.DataFrame, exclude: Sequence[str], limit: int = 3)
 #: ``active``: 1 when some are, or when nothing is selected).
 GRAPH_NODES = "graph_nodes"
 CONFUSION_EXPLAINED = ["#54a24b", "#e45756"]
+LABEL_ISSUE_COLOR = "#9467bd"
 
 
-def class_graph(graph: Any, *, width: int = 520, height: int = 420) -> dict[str, Any]:
+def _label_issue_edges(pairs: pd.DataFrame | None, xy: np.ndarray, names: list[str], offset: float) -> list[dict]:
+    """Edge records of kind ``"label_issue"`` for the class graph, shifted by ``offset`` (layout units) to the left
+    of the line from class a to class b, so that a confusion edge of the same pair stays visible beside it."""
+    if pairs is None or len(pairs) == 0:
+        return []
+    missing = [c for c in ("class_a", "class_b", "a_to_b", "b_to_a", "total") if c not in pairs.columns]
+    if missing:
+        raise ValueError(f"label_issues must be label_issue_summary(...).pairs; it lacks the columns {missing}")
+    a = pairs["class_a"].to_numpy(np.int64)
+    b = pairs["class_b"].to_numpy(np.int64)
+    if (a < 0).any() or (b >= len(names)).any() or (a >= b).any():
+        raise ValueError(f"label_issues: class_a < class_b must be classes in [0, {len(names)})")
+    start, end = xy[a], xy[b]
+    direction = end - start
+    length = np.hypot(direction[:, 0], direction[:, 1])
+    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1) / np.where(length > 0, length, 1.0)[:, None]
+    start, end = start + offset * normal, end + offset * normal
+    return [
+        {
+            "kind": "label_issue",
+            "a": int(i),
+            "b": int(j),
+            "x": float(s[0]),
+            "y": float(s[1]),
+            "x2": float(e[0]),
+            "y2": float(e[1]),
+            "name_a": names[i],
+            "name_b": names[j],
+            "count": int(t),
+            "a_to_b": int(ab),
+            "b_to_a": int(ba),
+            "similarity": None,
+            "explained": None,
+        }
+        for i, j, s, e, ab, ba, t in zip(
+            a, b, start, end, pairs["a_to_b"], pairs["b_to_a"], pairs["total"], strict=True
+        )
+    ]
+
+
+def class_graph(
+    graph: Any, *, label_issues: pd.DataFrame | None = None, width: int = 520, height: int = 420
+) -> dict[str, Any]:
     """The class graph (a :class:`difficulty_widget.semantics.ClassGraph`) as a Vega-Lite spec.
 
     Similarity edges grey, confusion edges with width = count and colour = whether structural similarity
@@ -252,6 +295,12 @@ def class_graph(graph: Any, *, width: int = 520, height: int = 420) -> dict[str,
     is by click, handled by the front-end (a node selects its class's instances, an edge the instances whose
     label and prediction are that pair in either direction); the signal ``graph_search`` (a lower-case
     substring) outlines and labels matching classes, ``graph_pair`` outlines the picked edge.
+
+    ``label_issues``: class pairs of flagged label issues (rows of the ``pairs`` table of
+    :func:`difficulty_widget.measures.label_issues.label_issue_summary`: ``class_a``, ``class_b``, ``a_to_b``,
+    ``b_to_a``, ``total``), drawn as dashed purple edges (kind ``"label_issue"``, width = ``total``) set a little
+    beside any confusion edge of the same pair; clicking one selects the flagged instances labelled as one class
+    of the pair and suggested as the other.
     """
     nodes = graph.nodes
     xy = nodes[["x", "y"]].to_numpy(dtype=float)
@@ -273,7 +322,8 @@ def class_graph(graph: Any, *, width: int = 520, height: int = 420) -> dict[str,
     )
     fields = ["kind", "a", "b", "x", "y", "x2", "y2", "name_a", "name_b", "count", "a_to_b", "b_to_a"]
     records = edges[[*fields, "similarity", "explained"]].to_dict(orient="records")
-    edge_data = alt.InlineData(values=records)
+    issue_records = _label_issue_edges(label_issues, xy, names, offset=0.012 * (float(np.ptp(xy)) or 1.0))
+    edge_data = alt.InlineData(values=records + issue_records)
     position = {
         "x": alt.X("x:Q", scale=x_scale, axis=None),
         "y": alt.Y("y:Q", scale=y_scale, axis=None),
@@ -316,6 +366,29 @@ def class_graph(graph: Any, *, width: int = 520, height: int = 420) -> dict[str,
         ),
         tooltip=edge_tooltip,
     )
+
+    issue_layers = []
+    if issue_records:
+        issue_tooltip = [
+            alt.Tooltip("name_a:N", title="class a"),
+            alt.Tooltip("name_b:N", title="class b"),
+            alt.Tooltip("a_to_b:Q", title="labelled a, suggested b"),
+            alt.Tooltip("b_to_a:Q", title="labelled b, suggested a"),
+            alt.Tooltip("count:Q", title="label issues"),
+        ]
+        issues = base_edges.transform_filter("datum.kind == 'label_issue'")
+        max_issues = max(r["count"] for r in issue_records)
+        issue_layers = [
+            issues.mark_rule(strokeWidth=9, color="white", opacity=0.01).encode(**position, tooltip=issue_tooltip),
+            issues.mark_rule(strokeDash=[5, 3], opacity=0.85).encode(
+                **position,
+                strokeWidth=alt.StrokeWidth(
+                    "count:Q", scale=alt.Scale(domain=[0, max_issues], range=[1.2, 6]), title="label issues (dashed)"
+                ),
+                color=alt.condition(pair, alt.value("#222222"), alt.value(LABEL_ISSUE_COLOR)),
+                tooltip=issue_tooltip,
+            ),
+        ]
 
     n_colors = nodes["color"].nunique()
     search = "graph_search && indexof(lower(datum.name), graph_search) >= 0"
@@ -360,7 +433,7 @@ def class_graph(graph: Any, *, width: int = 520, height: int = 420) -> dict[str,
         .transform_filter("true" if always_label else search)
     )
     chart = (
-        alt.layer(confusion_hits, similarity_edges, confusion_edges, node_marks, labels)
+        alt.layer(confusion_hits, similarity_edges, confusion_edges, *issue_layers, node_marks, labels)
         .properties(width=width, height=height, title="class graph (click a class or an edge)")
         .add_params(alt.param(name="graph_search", value=""), alt.param(name="graph_pair", value=[-1, -1]))
         .resolve_scale(color="independent", strokeWidth="independent")
@@ -430,10 +503,19 @@ def pattern_heatmap(
     return spec
 
 
-def class_panel(class_names: Sequence[str], score: str | None, *, width: int = 150) -> dict[str, Any]:
+def class_panel(
+    class_names: Sequence[str], score: str | None, *, label_errors: pd.DataFrame | None = None, width: int = 150
+) -> dict[str, Any]:
     """Per-class accuracy (bars: all instances; dots: the selected ones) and, with ``score``, its per-class mean;
-    clicking a class selects its instances (handled by the front-end)."""
+    clicking a class selects its instances (handled by the front-end).
+
+    ``label_errors``: the ``per_class`` table of :func:`difficulty_widget.measures.label_issues.label_issue_summary`
+    (one row per class, in class order): a third panel then shows each class's estimated number of label errors
+    (bars; the dot: the flagged instances among the selected ones, counted by the browser from ``label_issue``).
+    The counts travel in ``usermeta.dw_classes`` (``estimated_errors``, ``error_rate``)."""
     names = list(class_names)
+    if label_errors is not None and len(label_errors) != len(names):
+        raise ValueError(f"label_errors must have one row per class ({len(names)}), got {len(label_errors)}")
     height = max(120, min(14 * len(names), 420))
     base = alt.Chart(alt.Data(name=CLASS_STATS), width=width, height=height).encode(
         y=alt.Y("name:N", sort=names, title=None, scale=alt.Scale(domain=names)),
@@ -448,6 +530,12 @@ def class_panel(class_names: Sequence[str], score: str | None, *, width: int = 1
                  alt.Tooltip("selected_mean_score:Q", title=f"mean {score} (selected)", format=".3f")]
                 if score else []
             ),
+            *(
+                [alt.Tooltip("estimated_errors:Q", title="estimated label errors"),
+                 alt.Tooltip("error_rate:Q", title="estimated error rate", format=".1%"),
+                 alt.Tooltip("selected_estimated_errors:Q", title="flagged (selected)")]
+                if label_errors is not None else []
+            ),
         ],
     )  # fmt: skip
 
@@ -460,9 +548,14 @@ def class_panel(class_names: Sequence[str], score: str | None, *, width: int = 1
     panels = [pair("accuracy", "accuracy (dot: selected)", [0, 1])]
     if score:
         panels.append(pair("mean_score", f"mean {axis_title(score)}", None))
+    meta: dict[str, Any] = {"score": score}
+    if label_errors is not None:
+        panels.append(pair("estimated_errors", "estimated label errors (dot: selected)", None))
+        meta["estimated_errors"] = [int(v) for v in label_errors["estimated_errors"]]
+        meta["error_rate"] = [float(v) for v in label_errors["error_rate"]]
     chart = alt.hconcat(*panels, spacing=6).properties(title="per class (click a class)")
     spec = to_spec(chart, source=CLASS_STATS)
-    spec["usermeta"] = {"dw_classes": {"score": score}}
+    spec["usermeta"] = {"dw_classes": meta}
     return spec
 
 

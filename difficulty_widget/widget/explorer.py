@@ -15,9 +15,10 @@ from .. import patterns as pattern_lib
 from .._validation import lookup_positions, to_numpy
 from ..analysis import Analysis
 from ..data.image_source import ImageSource
-from ..instance import nearest_neighbours, score_percentiles
+from ..instance import nearest_neighbours, score_percentiles, suggestion_text
 from ..measures import registry
-from ..subsets import Subsets
+from ..measures.label_issues import LABEL_ISSUE_COLUMNS, LabelIssueSummary, label_issue_summary
+from ..subsets import Subsets, relabelling_table
 from . import charts
 from .transport import bytes_to_positions, positions_to_bytes, table_columns, table_to_ipc
 
@@ -120,6 +121,14 @@ class Explorer(anywidget.AnyWidget):
     class_graph : a :class:`difficulty_widget.semantics.ClassGraph` to draw as a linked view: clicking a class
         selects its instances, clicking an edge the instances whose label and prediction are that pair (either
         way); a selection made elsewhere fades the classes it does not contain. Also :meth:`show_class_graph`.
+    label_issue_pairs : the class graph also draws this many class pairs with the most flagged label issues
+        (labelled as one class, suggested as the other) as dashed purple edges; 0 draws none.
+
+    Label issues: when the table has the columns of :mod:`difficulty_widget.measures.label_issues`
+    (``label_issue``, ``label_issue_score``, ``suggested_label``), the pattern ``"label issues"`` selects the
+    flagged instances, the gallery's captions and the instance view show the suggested label where it differs
+    from the given one, the per-class panel shows the estimated label errors per class, and
+    :meth:`relabelling_csv` exports the selection as a relabelling worklist.
 
     The selection: brushing a chart, clicking a confusion cell, or ``explorer.select(...)`` from Python sets
     ``explorer.selection`` (ids, or None); ``explorer.selected`` is those rows; ``on_select`` registers
@@ -140,6 +149,7 @@ class Explorer(anywidget.AnyWidget):
     _pattern_cells = traitlets.Bytes(b"").tag(sync=True)
     _focus_detail = traitlets.Dict().tag(sync=True)
     _subset_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    _pattern_names = traitlets.List(traitlets.Dict()).tag(sync=True)
     views = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _flow = traitlets.Bytes(b"").tag(sync=True)
     _flow_matches = traitlets.Bytes(b"").tag(sync=True)
@@ -186,6 +196,7 @@ class Explorer(anywidget.AnyWidget):
         class_score: str | None = None,
         embeddings: Any = None,
         k_neighbours: int = 8,
+        label_issue_pairs: int = 10,
     ) -> None:
         if isinstance(analysis, pd.DataFrame):
             analysis = Analysis.from_dataframe(analysis)
@@ -220,6 +231,10 @@ class Explorer(anywidget.AnyWidget):
         if isinstance(k_neighbours, bool) or not isinstance(k_neighbours, int) or k_neighbours < 1:
             raise ValueError(f"k_neighbours must be a positive integer, got {k_neighbours!r}")
         self._k_neighbours = k_neighbours
+        if isinstance(label_issue_pairs, bool) or not isinstance(label_issue_pairs, int) or label_issue_pairs < 0:
+            raise ValueError(f"label_issue_pairs must be an integer >= 0, got {label_issue_pairs!r}")
+        self._label_issue_pairs = label_issue_pairs
+        self._label_issues = self._summarise_label_issues(analysis)
         saved = Subsets.from_analysis(analysis) if "subsets" in analysis.tables else {}
         self.subsets = Subsets(saved, valid_ids=self._ids)  # ids outside the table are rejected
         self.subsets.on_change(self._subsets_changed)  # edits through explorer.subsets too
@@ -250,6 +265,10 @@ class Explorer(anywidget.AnyWidget):
             gallery_height=gallery_height,
             views=chosen_views,
             _subset_names=list(self.subsets),
+            _pattern_names=[
+                {"name": name, "description": pattern_lib.PATTERNS[name].description}
+                for name in pattern_lib.available_patterns(analysis.df)
+            ],
         )
         self._specs = self._build_specs()
         self.observe(self._rebuild_specs, names=["x", "y", "color", "histograms", "views"])
@@ -342,6 +361,30 @@ class Explorer(anywidget.AnyWidget):
         else:
             self.selection = getattr(self.subsets, operation)(name, other)
 
+    def relabelling_csv(self, path: str | Path | None = None, ids: Any = None) -> pd.DataFrame:
+        """The relabelling worklist of the selection (or of ``ids``: instance ids, a DataFrame with an ``id``
+        column, or the name of a saved subset in :attr:`subsets`): one row per instance, ids ascending, with
+        ``id``, the given label (``label``, ``label_name``), the suggested label (``suggested_label``,
+        ``suggested_name``; missing for rows the flag does not cover, e.g. test rows), ``label_issue_score`` and
+        ``label_issue`` (see :func:`difficulty_widget.subsets.relabelling_table`). Written as CSV to ``path`` when
+        given; returned as a DataFrame either way. Select the pattern ``"label issues"`` first for every flagged
+        instance."""
+        if ids is None:
+            if self.selection is None or len(self.selection) == 0:
+                raise ValueError(
+                    "nothing is selected: select instances first (e.g. explorer.select_pattern('label issues')), "
+                    "or pass ids= (instance ids or the name of a saved subset)"
+                )
+            ids = self.selection
+        elif isinstance(ids, str):
+            if ids not in self.subsets:
+                raise ValueError(f"no subset named {ids!r}; saved subsets: {list(self.subsets)}")
+            ids = self.subsets[ids]
+        table = relabelling_table(self.analysis, ids)
+        if path is not None:
+            table.to_csv(Path(path), index=False)
+        return table
+
     def panel(self, *views: str, **kwargs: Any) -> Explorer:
         """Another Explorer over the same analysis showing only ``views``, for a cell of its own; its selection and
         focus stay linked with this one (both ways). ``kwargs`` go to its constructor."""
@@ -357,6 +400,7 @@ class Explorer(anywidget.AnyWidget):
             "class_score": self._class_score,
             "embeddings": self._embeddings,
             "k_neighbours": self._k_neighbours,
+            "label_issue_pairs": self._label_issue_pairs,
             "display": self._display_arg,
             **kwargs,
         }
@@ -530,7 +574,11 @@ class Explorer(anywidget.AnyWidget):
                 for r in scores.itertuples()
             ],
             "neighbours": [],
+            "suggestion": None,
         }
+        if "suggested_label" in df.columns:
+            label, suggested = df["label"].iloc[position], df["suggested_label"].iloc[position]
+            detail["suggestion"] = suggestion_text(label, suggested, self.analysis.class_names)
         if self._embeddings is not None:
             near, distances = nearest_neighbours(self._embeddings, position, self._k_neighbours)
             labels = df["label"].to_numpy()
@@ -545,6 +593,16 @@ class Explorer(anywidget.AnyWidget):
                 for p, d in zip(near, distances, strict=True)
             ]
         self._focus_detail = detail
+
+    def _summarise_label_issues(self, analysis: Analysis) -> LabelIssueSummary | None:
+        """Per class and per class pair, the flagged label issues (None without the label-issue columns)."""
+        df = analysis.df
+        if not all(c in df.columns for c in LABEL_ISSUE_COLUMNS) or not df["label_issue"].notna().any():
+            return None
+        names = list(analysis.class_names)
+        return label_issue_summary(
+            df["label"], df["label_issue"], df["suggested_label"], class_names=names, n_classes=len(names)
+        )
 
     def _check_ids(self, value: Any) -> np.ndarray:
         ids = np.asarray(value)
@@ -588,7 +646,9 @@ class Explorer(anywidget.AnyWidget):
             spec = charts.to_spec(charts.confusion_matrix(names, binned=binned), source=source)
             specs.append({"id": "confusion", "spec": spec})
         if "classes" in views and "prediction" in df.columns:
-            specs.append({"id": "classes", "spec": charts.class_panel(names, self._class_score)})
+            errors = None if self._label_issues is None else self._label_issues.per_class
+            spec = charts.class_panel(names, self._class_score, label_errors=errors)
+            specs.append({"id": "classes", "spec": spec})
         if "patterns" in views and self._patterns is not None:
             px, py = self._patterns
             x_edges, y_edges, x_bin, y_bin = pattern_lib.bin_pair(df, px, py, self._pattern_bins, self._pattern_method)
@@ -599,7 +659,10 @@ class Explorer(anywidget.AnyWidget):
         if "flow" in views and self._flow_probes is not None:
             specs.append({"id": "flow", "spec": charts.flow_chart(self._flow_probes)})
         if "class_graph" in views and self._class_graph is not None:
-            specs.append({"id": "class_graph", "spec": charts.class_graph(self._class_graph)})
+            pairs = None
+            if self._label_issues is not None and self._label_issue_pairs:
+                pairs = self._label_issues.pairs.head(self._label_issue_pairs)
+            specs.append({"id": "class_graph", "spec": charts.class_graph(self._class_graph, label_issues=pairs)})
         for column in self.histograms if "histograms" in views else []:
             if column not in df.columns:
                 raise ValueError(f"histogram column {column!r} is not in the analysis")
@@ -623,6 +686,12 @@ class Explorer(anywidget.AnyWidget):
     def _on_message(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
         if isinstance(content, dict) and content.get("type") == "subset":
             self._on_subset_message(content)
+            return
+        if isinstance(content, dict) and content.get("type") == "pattern":
+            try:
+                self.select_pattern(str(content.get("name", "")))
+            except ValueError as err:
+                self.send({"type": "subset_error", "message": str(err)})
             return
         if not isinstance(content, dict) or content.get("type") != "thumbnails" or self._images is None:
             return

@@ -1,8 +1,9 @@
 // A virtualised thumbnail gallery: only the visible cells exist in the DOM; thumbnails are asked from the
 // kernel for the cells about to show and cached as object URLs. Every user string is set as text.
+import { suggestedClass, suggestionText } from "./labels.js";
 import { filterRanked, rankBy } from "./selection.js";
 
-const CAPTION_LINES = 2;
+const CAPTION_LINES = 2; // a third when the table has suggested labels (the label-issue flag)
 const LINE_PX = 12;
 const PAD = 6;
 const MIN_CAPTION_PX = 72; // room for "#12345 Pullover → Coat" style captions
@@ -18,6 +19,7 @@ export class Gallery {
     this.urls = new Map(); // position -> object URL
     this.cells = new Map(); // position -> cell element, for the visible cells
     this.requested = new Set();
+    this.captionLines = table.columns.suggested_label ? CAPTION_LINES + 1 : CAPTION_LINES;
     this.root = el("div", "dw-gallery");
     this.toolbar = el("div", "dw-toolbar");
     this.scroll = el("div", "dw-scroll");
@@ -103,7 +105,7 @@ export class Gallery {
 
   layout() {
     const cellW = Math.max(this.size, MIN_CAPTION_PX) + PAD;
-    const cellH = this.size + PAD + CAPTION_LINES * LINE_PX;
+    const cellH = this.size + PAD + this.captionLines * LINE_PX;
     const width = Math.max(cellW, this.scroll.clientWidth || 600);
     const perRow = Math.max(1, Math.floor(width / cellW));
     return { cellW, cellH, perRow };
@@ -181,6 +183,15 @@ export class Gallery {
     const line2 = el("div", "dw-caption", score);
     cell.title = first;
     cell.append(line1, line2);
+    const suggested = suggestedClass(c, position);
+    if (suggested !== null) {
+      // the label-issue flag suggests another label: "suggested: T-shirt" (the tooltip and the instance view
+      // spell out "label: shirt → suggested: T-shirt")
+      const line3 = el("div", "dw-caption dw-suggested", `suggested: ${names[suggested]}`);
+      cell.title = `${first}\n${suggestionText(c.label_name[position], names[suggested])}`;
+      cell.dataset.suggested = String(suggested);
+      cell.appendChild(line3);
+    }
     cell.addEventListener("click", () => this.onFocus(position));
     return cell;
   }
@@ -230,10 +241,14 @@ export class Gallery {
     const detail = this.model.get("_focus_detail") || {};
     const scored = detail.id === focus ? detail.scores : [];
     const described = new Set(scored.map((r) => r.name));
+    if (detail.id === focus && detail.suggestion) {
+      this.detail.appendChild(el("div", "dw-suggestion", detail.suggestion)); // "label: shirt → suggested: T-shirt"
+    }
     for (const [name, column] of Object.entries(c)) {
       if (described.has(name) || name === "label_name" || name === "prediction_name") continue;
       let value = column[position];
       if (name === "prediction" || name === "label") value = `${value} (${names[value]})`;
+      else if (name === "suggested_label" && value === value && value !== null) value = `${value} (${names[value]})`;
       const tr = el("tr");
       tr.append(el("td", "", name), el("td", "", fmt(value)), el("td"));
       table.appendChild(tr);

@@ -1,5 +1,6 @@
 // The class graph's front-end: node tuples counted from the selection, click-to-select on nodes and edges, and
 // a class search box. The layout comes from Python; Vega draws it and zooms/pans it.
+import { issuePairPositions } from "./labels.js";
 import { positionsWhere } from "./selection.js";
 
 /** One tuple per class: its layout fields plus n (instances with that label), selected, active (0/1). */
@@ -100,7 +101,10 @@ export class GraphControls {
       down = null;
       const datum = item && item.datum;
       if (moved || !datum || typeof datum !== "object") return;
-      if (datum.kind !== undefined && datum.a !== undefined) {
+      if (datum.kind === "label_issue") {
+        // a label-issue edge: the flagged instances labelled as one class of the pair and suggested as the other
+        select(issuePairPositions(table.columns, datum.a, datum.b), [datum.a, datum.b]);
+      } else if (datum.kind !== undefined && datum.a !== undefined) {
         if (!predictions) return;
         select(pairPositions(labels, predictions, datum.a, datum.b), [datum.a, datum.b]);
       } else if (datum.label !== undefined && datum.name !== undefined) {

@@ -8,7 +8,7 @@ import { Gallery } from "./gallery.js";
 import { GraphControls, classPositions } from "./graph.js";
 import { cellPositions } from "./panels.js";
 import { DATA, dataSource, flagsOf, onColumns, positionsFromTrait, referenceSteps } from "./sources.js";
-import { SubsetsBar, referencePicker } from "./subsets.js";
+import { SubsetsBar, patternPicker, referencePicker } from "./subsets.js";
 import { PointsLayer } from "./points.js";
 import { debounce, isEmptySelection, positionsWhere, predicateFor, throttle } from "./selection.js";
 import { STYLE } from "./style.js";
@@ -92,7 +92,7 @@ async function render({ model, el: root }) {
   const count = el("span", "dw-count");
   const clearButton = el("button", "dw-clear", "Clear selection");
   const subsetsBar = new SubsetsBar(model);
-  header.append(count, clearButton, subsetsBar.root, referencePicker(model));
+  header.append(count, clearButton, patternPicker(model), subsetsBar.root, referencePicker(model));
   const chartsBox = el("div", "dw-charts");
   const bottom = el("div", "dw-bottom");
   root.append(header, chartsBox, bottom);

@@ -1,5 +1,6 @@
 // Counts behind the patterns heatmap and the per-class panel, from the typed columns and the selection flags.
 // Pure functions, no DOM: the kernel decides which cell each row is in; the browser only counts.
+import { isFlagged } from "./labels.js";
 import { positionsWhere } from "./selection.js";
 
 const NO_CELL = 255;
@@ -37,8 +38,12 @@ export function cellPositions(cells, cell) {
   return positionsWhere((i) => cells[i] === cell, cells.length);
 }
 
-/** One tuple per class: {label, name, n, selected, accuracy, selected_accuracy, mean_score, selected_mean_score}. */
-export function classStats(labels, correct, score, names, flags) {
+/**
+ * One tuple per class: {label, name, n, selected, accuracy, selected_accuracy, mean_score, selected_mean_score}.
+ * With `issues` ({flags: the label_issue column, estimated_errors, error_rate: per class, from the kernel}) also
+ * estimated_errors, error_rate and selected_estimated_errors (the flagged rows among the selected ones).
+ */
+export function classStats(labels, correct, score, names, flags, issues = null) {
   const c = names.length;
   const n = new Float64Array(c);
   const right = new Float64Array(c);
@@ -48,6 +53,7 @@ export function classStats(labels, correct, score, names, flags) {
   const selRight = new Float64Array(c);
   const selSum = new Float64Array(c);
   const selCounted = new Float64Array(c);
+  const selFlagged = new Float64Array(c);
   for (let i = 0; i < labels.length; i++) {
     const k = labels[i];
     const ok = correct ? Number(Boolean(correct[i])) : 0;
@@ -62,6 +68,7 @@ export function classStats(labels, correct, score, names, flags) {
     if (flags === null || flags[i]) {
       sel[k]++;
       selRight[k] += ok;
+      if (issues && isFlagged(issues.flags, i)) selFlagged[k]++;
       if (finite) {
         selSum[k] += v;
         selCounted[k]++;
@@ -69,14 +76,22 @@ export function classStats(labels, correct, score, names, flags) {
     }
   }
   const ratio = (a, b) => (b > 0 ? a / b : null);
-  return Array.from({ length: c }, (_, k) => ({
-    label: k,
-    name: names[k],
-    n: n[k],
-    selected: sel[k],
-    accuracy: ratio(right[k], n[k]),
-    selected_accuracy: ratio(selRight[k], sel[k]),
-    mean_score: ratio(sum[k], counted[k]),
-    selected_mean_score: ratio(selSum[k], selCounted[k]),
-  }));
+  return Array.from({ length: c }, (_, k) => {
+    const tuple = {
+      label: k,
+      name: names[k],
+      n: n[k],
+      selected: sel[k],
+      accuracy: ratio(right[k], n[k]),
+      selected_accuracy: ratio(selRight[k], sel[k]),
+      mean_score: ratio(sum[k], counted[k]),
+      selected_mean_score: ratio(selSum[k], selCounted[k]),
+    };
+    if (issues) {
+      tuple.estimated_errors = issues.estimated_errors[k];
+      tuple.error_rate = issues.error_rate[k];
+      tuple.selected_estimated_errors = selFlagged[k];
+    }
+    return tuple;
+  });
 }

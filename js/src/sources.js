@@ -19,8 +19,12 @@ export function dataSource(spec, table, model) {
   if (meta.dw_flow) return flowSource(name, meta.dw_flow, table, model);
   if (meta.dw_classes) {
     const { label, correct } = table.columns;
-    const score = meta.dw_classes.score ? table.columns[meta.dw_classes.score] : null;
-    return { name, fields: {}, derive: (flags) => classStats(label, correct, score, table.classNames, flags) };
+    const classes = meta.dw_classes;
+    const score = classes.score ? table.columns[classes.score] : null;
+    const issues = classes.estimated_errors
+      ? { flags: table.columns.label_issue, estimated_errors: classes.estimated_errors, error_rate: classes.error_rate }
+      : null;
+    return { name, fields: {}, derive: (flags) => classStats(label, correct, score, table.classNames, flags, issues) };
   }
   if (meta.dw_bins) {
     const { column, edges } = meta.dw_bins;

@@ -17,6 +17,9 @@ export const STYLE = `
 .dw-cell .dw-placeholder { background: #eee; margin: 0 auto; }
 .dw-caption { font-size: 10px; line-height: 12px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .dw-caption.dw-wrong { color: #b22222; }
+.dw-caption.dw-suggested, .dw-suggestion { color: #7b4fa6; }
+.dw-suggestion { font-weight: 600; margin: 4px 0; }
+.dw-patterns { display: inline-flex; gap: 4px; align-items: center; }
 .dw-detail { flex: 0 0 240px; border: 1px solid #ddd; padding: 6px; overflow: auto; }
 .dw-detail table { border-collapse: collapse; width: 100%; }
 .dw-detail td { padding: 1px 4px; border-bottom: 1px solid #eee; font-variant-numeric: tabular-nums; }

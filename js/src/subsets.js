@@ -1,5 +1,6 @@
 // The subsets bar: save the selection under a name, select a saved subset or a combination of two. Python does
 // the work (explorer.save_subset / select_subset); this sends the request and lists the names it reports.
+// Beside it, the named-pattern picker (explorer.select_pattern) and the reference picker.
 
 const OPERATIONS = [
   ["", "—"],
@@ -75,6 +76,31 @@ export class SubsetsBar {
   dispose() {
     if (this.model.off) this.model.off("change:_subset_names", this.onNames);
   }
+}
+
+/** Select a named difficulty pattern ("label issues", "confident but wrong", ...): Python selects its rows. */
+export function patternPicker(model) {
+  const label = el("label", "dw-patterns", "pattern ");
+  const select = el("select", "dw-pattern");
+  const fill = () => {
+    const patterns = model.get("_pattern_names") || [];
+    const options = [{ name: "", description: "" }, ...patterns].map(({ name, description }) =>
+      Object.assign(el("option", "", name || "select…"), { value: name, title: description }),
+    );
+    select.replaceChildren(...options);
+    label.style.display = patterns.length ? "" : "none";
+  };
+  fill();
+  model.on("change:_pattern_names", fill);
+  select.addEventListener("change", () => {
+    const name = select.value;
+    if (!name) return;
+    model.send({ type: "pattern", name });
+    select.value = ""; // picking the same pattern again, after another selection, selects it again
+    label.dataset.last = name;
+  });
+  label.appendChild(select);
+  return label;
 }
 
 /** The flow view's reference: all instances or a saved subset (Python sends the subset's rows). */
