@@ -13,7 +13,7 @@ import pytest
 
 import difficulty_widget as dw
 from difficulty_widget.extract import extract, make_model
-from difficulty_widget.measures import find_label_issues, label_issue_scores
+from difficulty_widget.measures import data_quality_scores, find_label_issues, label_issue_scores
 from difficulty_widget.measures.data import data_scores
 from difficulty_widget.measures.search import ReusedSearch, in_process_search
 from difficulty_widget.pipeline.scoring import analysis_from_extraction
@@ -47,7 +47,7 @@ def test_a_repeated_search_is_answered_from_the_earlier_answer():
     rng = np.random.default_rng(1)
     x, q = rng.normal(size=(200, 5)).astype(np.float32), rng.normal(size=(50, 5)).astype(np.float32)
     engine = Counting(in_process_search())
-    search = ReusedSearch(engine)
+    search = ReusedSearch(engine, keep=2)
     first = search(x, x, 5, exclude_self=True)
     again = search(x.copy(), x[:], 5, exclude_self=True, precision="fp64")  # equal values, other memory
     assert again is first and len(engine.calls) == 1 and search.reused == 1
@@ -62,22 +62,28 @@ def test_a_repeated_search_is_answered_from_the_earlier_answer():
     assert len(engine.calls) == 5 and search.calls == 8 and search.reused == 3
 
 
-def test_analyze_searches_the_training_neighbours_once_for_data_scores_and_label_issues(digits):
+def test_analyze_searches_the_training_neighbours_once_for_data_scores_label_issues_and_data_quality(digits):
     data = digits.subset(np.arange(0, 1797, 2))
     model = make_model("cnn", 10, (8, 8), seed=0)
     ext = extract(model, data, probes=["penultimate"], progress=False)
     mask = np.arange(len(data)) < 600
     engine = Counting(in_process_search())
     analysis = analysis_from_extraction(ext, features_probe="penultimate", support_mask=mask, knn_search=engine)
-    # one search of the training rows among themselves, one of the other rows against them
-    assert engine.calls == [((600, ext.probes["penultimate"].shape[1]),) * 2 + (30, True),
-                            ((299, ext.probes["penultimate"].shape[1]), (600, ext.probes["penultimate"].shape[1]),
-                             30, False)]  # fmt: skip
+    d = ext.probes["penultimate"].shape[1]
+    # the training rows among themselves, the other rows against them (data scores; reused by the label-issue flag
+    # and data quality), and the other rows among themselves (data quality's duplicates)
+    assert engine.calls == [
+        ((600, d), (600, d), 30, True),
+        ((299, d), (600, d), 30, False),
+        ((299, d), (299, d), 30, True),
+    ]
     features = ext.probes["penultimate"]
-    expected_data = data_scores(features, ext.labels, support_mask=mask)
-    expected_flag = label_issue_scores(features, ext.labels, support_mask=mask)
-    pd.testing.assert_frame_equal(analysis.df[list(expected_data.columns)], expected_data)
-    pd.testing.assert_frame_equal(analysis.df[list(expected_flag.columns)], expected_flag)
+    for expected in (
+        data_scores(features, ext.labels, support_mask=mask),
+        label_issue_scores(features, ext.labels, support_mask=mask),
+        data_quality_scores(features, ext.labels, support_mask=mask),
+    ):
+        pd.testing.assert_frame_equal(analysis.df[list(expected.columns)], expected)
 
 
 def test_analyze_takes_cross_validated_probabilities_for_the_flag():

@@ -5,6 +5,14 @@ Importing this package registers every measure in :mod:`difficulty_widget.measur
 
 from . import registry
 from .data import centroid_distance, class_frequency, knn_label_agreement, local_density
+from .data_quality import (
+    DATA_QUALITY_COLUMNS,
+    DataQualitySummary,
+    data_quality_scores,
+    data_quality_summary,
+    exact_duplicate_groups,
+    pixel_hashes,
+)
 from .depth import DepthFlow, DepthResult, depth_flow, prediction_depth
 from .dynamics import (
     area_under_margin,
@@ -57,9 +65,11 @@ from .semantic_errors import error_semantic_depth, error_similarity_rank
 
 __all__ = [
     "BATTERY_COLUMNS",
+    "DATA_QUALITY_COLUMNS",
     "LABEL_ISSUE_COLUMNS",
     "MODEL_SCORE_COLUMNS",
     "BootstrapInterval",
+    "DataQualitySummary",
     "DepthFlow",
     "DepthResult",
     "DichotomyResult",
@@ -76,6 +86,8 @@ __all__ = [
     "confident_joint",
     "data_iq",
     "data_map",
+    "data_quality_scores",
+    "data_quality_summary",
     "depth_flow",
     "dichotomy",
     "difficulty_quadrants",
@@ -87,6 +99,7 @@ __all__ = [
     "error_semantic_depth",
     "error_similarity_rank",
     "estimated_label_errors",
+    "exact_duplicate_groups",
     "find_label_issues",
     "first_forgotten",
     "first_learned",
@@ -110,6 +123,7 @@ __all__ = [
     "nearest_neighbours",
     "normalized_margin",
     "per_class_thresholds",
+    "pixel_hashes",
     "prediction_depth",
     "register",
     "registry",

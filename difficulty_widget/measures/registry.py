@@ -99,22 +99,26 @@ def compute_available(
 
     ``precomputed`` maps a measure function to the frame it already returned for these inputs (a caller that
     also needs by-products of the computation, like prediction depth's flow data): that frame is used instead
-    of a second call. Returns one DataFrame with all columns the called functions produce, in their order.
+    of a second call. Returns one DataFrame with all columns the called functions produce, in their order. With
+    ``inputs["progress"]`` true, a progress bar counts the functions, naming the measure being computed.
     """
+    from tqdm.auto import tqdm
+
     precomputed = precomputed or {}
     chosen = available(inputs) if names is None else [get(n) for n in names]
     missing = {m.name: sorted(set(m.inputs) - set(inputs)) for m in chosen if not set(m.inputs) <= set(inputs)}
     if missing:
         raise ValueError(f"missing inputs for measures: {missing}")
     frames: list[pd.DataFrame] = []
-    called: list[Callable[..., pd.DataFrame]] = []
+    functions: dict[Callable[..., pd.DataFrame], Measure] = {}
     for m in chosen:
-        if m.compute in called:
-            continue
-        called.append(m.compute)
+        functions.setdefault(m.compute, m)  # each function once, with its first measure's name
+    bar = tqdm(list(functions.values()), desc="scores", unit="fn", disable=not inputs.get("progress"), leave=False)
+    for m in bar:
         if m.compute in precomputed:
             frames.append(precomputed[m.compute])
             continue
+        bar.set_postfix_str(m.name)
         given = [*m.inputs, *(key for key in m.optional if key in inputs)]
         frames.append(m.compute(**{key: inputs[key] for key in given}))
     if not frames:

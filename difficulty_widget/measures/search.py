@@ -47,13 +47,14 @@ class ReusedSearch:
     search returns an earlier one's :class:`~difficulty_widget.measures.knn.Neighbours` when its query and
     support hold the same values (the same memory, or equal contents; checked, never assumed), with the same
     ``k``, ``exclude_self`` and device. The precision is not compared: every precision gives the same neighbours.
-    Only the latest ``keep`` answers are kept (default 2: a measure's training-row search and its test-row search),
-    so memory stays at a few neighbour lists (N x k each).
+    Only the latest ``keep`` answers are kept (default 3: the training rows among themselves, the test rows against
+    them, and the test rows among themselves, which the duplicates search), so memory stays at a few neighbour
+    lists (N x k each).
 
     ``calls`` and ``reused`` count the searches asked for and those answered without searching.
     """
 
-    def __init__(self, search: KnnSearch, keep: int = 2) -> None:
+    def __init__(self, search: KnnSearch, keep: int = 3) -> None:
         self.search = search
         self.keep = int(keep)
         self.calls = 0

@@ -33,6 +33,7 @@ def analysis_from_extraction(
     support_mask: Any = None,
     logits_per_epoch: Any = None,
     pred_probs: Any = None,
+    pixel_hashes: Any = None,
     structural_similarity: Any = None,
     hierarchy: Any = None,
     device: str | None = None,
@@ -54,7 +55,9 @@ def analysis_from_extraction(
     the data scores' and the label-issue flag's, is answered once: :class:`~difficulty_widget.measures.search.
     ReusedSearch`). ``pred_probs`` (N_train x C, out-of-sample class probabilities of the training rows from
     cross-validation, when the user has them) replace the one-run probabilities of the label-issue flag
-    (:func:`~difficulty_widget.measures.label_issues.label_issue_scores`). ``support_mask`` marks the training rows that
+    (:func:`~difficulty_widget.measures.label_issues.label_issue_scores`). ``pixel_hashes`` (one per row,
+    :func:`~difficulty_widget.measures.data_quality.pixel_hashes`) give the exact duplicates of the data-quality
+    columns. ``support_mask`` marks the training rows that
     neighbour-based measures compare against (every row when ``None``). A C x C ``structural_similarity``
     (template cosine) and a class ``hierarchy`` give the semantic error columns.
 
@@ -80,6 +83,10 @@ def analysis_from_extraction(
     inputs["search"] = ReusedSearch(knn_search if knn_search is not None else in_process_search(knn_memory_budget))
     if support_mask is not None:
         inputs["support_mask"] = np.asarray(support_mask, dtype=bool)
+    if ids is not None:
+        inputs["ids"] = np.asarray(ids)
+    if pixel_hashes is not None:
+        inputs["pixel_hashes"] = np.asarray(pixel_hashes)
     if depth_probes:
         inputs["probes"] = [_probe(extraction, name) for name in depth_probes]
     if features_probe is not None:
@@ -254,6 +261,7 @@ class PreparedRun:
     kept: dict[str, str]
     info: dict[str, Any]
     training_rows: str | None = None  # how the training rows were chosen, when not by the split
+    pixel_hashes: np.ndarray | None = None  # one per row, when the pixels are at hand (ImageData)
 
 
 def prepare_run(
@@ -317,9 +325,14 @@ def prepare_run(
             raise ValueError(
                 f"test_data's images are {shape} but data's are {plan.input_shape}: use the same transform"
             )
+    hashes = None
     if isinstance(combined, ImageData):
         info["dataset"] = combined.name
         ids, wnids = combined.ids, combined.wnids
+        if features is not None:
+            from ..measures.data_quality import pixel_hashes
+
+            hashes = pixel_hashes(combined.images)
         data_classes = combined.class_names
     else:
         data_classes = class_names_of(data)
@@ -344,7 +357,7 @@ def prepare_run(
     return PreparedRun(
         parts=parts, lengths=lengths, ids=ids, split=split, wnids=wnids, support_mask=support_mask,
         train_split=train_split, plan=plan, class_names=list(classes.names), label_map=mapping, device=dev,
-        kept=kept, info=info,
+        kept=kept, info=info, pixel_hashes=hashes,
     )  # fmt: skip
 
 
@@ -391,9 +404,10 @@ def finish_run(
     analysis = analysis_from_extraction(
         extraction, class_names=run.class_names, ids=run.ids, split=run.split, wnids=run.wnids, provenance=info,
         depth_probes=depth_probes, features_probe=features_probe, support_mask=run.support_mask,
-        logits_per_epoch=logits_per_epoch, pred_probs=pred_probs, structural_similarity=structural,
-        hierarchy=hierarchy, progress=progress, device=None if run.device.type == "cpu" else str(run.device),
-        precision=precision, knn_memory_budget=knn_memory_budget, knn_search=knn_search,
+        logits_per_epoch=logits_per_epoch, pred_probs=pred_probs, pixel_hashes=run.pixel_hashes,
+        structural_similarity=structural, hierarchy=hierarchy, progress=progress,
+        device=None if run.device.type == "cpu" else str(run.device), precision=precision,
+        knn_memory_budget=knn_memory_budget, knn_search=knn_search,
     )  # fmt: skip
     analysis.embeddings = {name: extraction.probes[probe] for name, probe in run.kept.items()}
     return analysis
