@@ -79,6 +79,13 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def check_non_negative_int(value: Any, name: str) -> int:
+    """Return ``value`` as an int >= 0 (booleans and floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def lookup_positions(
     index_ids: np.ndarray, wanted: np.ndarray, order: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

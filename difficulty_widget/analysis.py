@@ -3,15 +3,21 @@
 ``analysis.df`` has one row per instance: ``id``, ``label``, ``label_name``, ``split``, then score columns
 (``prediction``, ``correct``, ``confidence``, ... and whatever later measures add). Class metadata
 (``class_names``, optional ``wnids``) and provenance (model, dataset, seed, library version) travel with it.
-``save``/``load`` write Parquet with that metadata in the schema, atomically (temporary file + rename),
-and round-trip exactly.
+``save``/``load`` write Parquet with that metadata in the schema, atomically (temporary file + rename), with page
+checksums and a sha256 of the whole content, and round-trip exactly: column names (strings or integers), dtypes,
+list cells, categoricals, tables with their index, provenance with its tuples and non-string keys. What a Parquet
+file cannot keep exactly (complex numbers, mixed-type or tuple cells, lone surrogates, ...) is refused when the
+Analysis is built, naming the column, rather than failing or changing at save time.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,13 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import check_labels
+from ._validation import check_labels, check_non_negative_int
 from ._version import __version__
 from .measures import registry
 
 BASE_COLUMNS = ("id", "label", "label_name", "split")
 METADATA_KEY = b"difficulty_widget"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_SPLIT = "all"
 
 
@@ -48,14 +54,21 @@ class Analysis:
         embeddings: Mapping[str, Any] | None = None,
     ) -> None:
         self.class_names = _check_class_names(class_names)
-        self.wnids = None if wnids is None else [str(w) for w in wnids]
+        if wnids is not None and (isinstance(wnids, str) or not isinstance(wnids, Sequence)):
+            raise ValueError(f"wnids must be a sequence of WordNet ids, got {type(wnids).__name__}")
+        self.wnids = None if wnids is None else [_check_text(str(w), f"wnids[{i}]") for i, w in enumerate(wnids)]
         if self.wnids is not None and len(self.wnids) != len(self.class_names):
             raise ValueError(f"wnids has {len(self.wnids)} entries, expected one per class ({self.n_classes})")
-        self.provenance = dict(provenance or {})
-        self.provenance.setdefault("library_version", __version__)
-        _check_json(self.provenance, "provenance")
+        if provenance is not None and not isinstance(provenance, Mapping):
+            raise ValueError(f"provenance must be a mapping (a dict), got {type(provenance).__name__}")
+        provenance = dict(provenance or {})
+        provenance.setdefault("library_version", __version__)
+        # Kept as it will load: tuples stay tuples, non-string keys stay keys, NumPy scalars become Python ones.
+        self.provenance = _decode(_encode(provenance, "provenance"), "provenance")
         self._df = _normalise_frame(df, self.class_names)
         self.tables: dict[str, pd.DataFrame] = {}
+        if tables is not None and not isinstance(tables, Mapping):
+            raise ValueError(f"tables must be a mapping of names to DataFrames, got {type(tables).__name__}")
         for name, table in (tables or {}).items():
             self.add_table(name, table)
         self.embeddings = dict(embeddings or {})
@@ -72,6 +85,8 @@ class Analysis:
         from ._validation import to_numpy
 
         checked = {}
+        if not isinstance(value, Mapping):
+            raise ValueError(f"embeddings must be a mapping of names to (N, d) arrays, got {type(value).__name__}")
         for name, array in dict(value).items():
             arr = to_numpy(array)
             if arr.ndim != 2 or len(arr) != len(self._df):
@@ -96,8 +111,12 @@ class Analysis:
         ``split`` and ``label_name``, and any score columns.
 
         ``class_names`` defaults to the names in ``label_name`` (if present) or to "0".."C-1" with C one more
-        than the largest label (or prediction). When ``prediction`` is given and ``correct`` is not,
-        ``correct`` is added.
+        than the largest label (or prediction), at most :data:`MAX_INFERRED_CLASSES`: pass ``class_names`` for
+        more. When ``prediction`` is given and ``correct`` is not, ``correct`` is added.
+
+        Columns must be of a type that :meth:`save` keeps exactly (numbers, booleans, strings, bytes, lists of one
+        scalar type, categoricals, nullable pandas dtypes, datetimes); others are refused here with the column
+        named. Object columns of strings become pandas' string dtype, which is what they load back as.
         """
         if not isinstance(df, pd.DataFrame):
             raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
@@ -168,13 +187,14 @@ class Analysis:
             raise ValueError(f"table name must be a non-empty string, got {name!r}")
         if not isinstance(table, pd.DataFrame):
             raise ValueError(f"table {name!r} must be a pandas DataFrame, got {type(table).__name__}")
-        self.tables[name] = table.copy()
+        self.tables[name] = _normalise_table(table, f"table {name!r}")
         return self
 
     def hardest(self, measure: str, n: int = 10, split: str | None = None) -> pd.DataFrame:
         """The ``n`` hardest instances by a registered measure (using its direction), ties by id."""
         direction = registry.get(measure).direction
-        frame = self._df if split is None else self._df[self._df["split"] == split]
+        n = check_non_negative_int(n, "n")
+        frame = self._rows_of(split)
         if measure not in frame.columns:
             raise ValueError(f"the analysis has no column {measure!r}; it has {self.score_columns}")
         ascending = direction == "hard = low"
@@ -184,12 +204,20 @@ class Analysis:
         """Accuracy and count per class (needs a ``correct`` column)."""
         if "correct" not in self._df.columns:
             raise ValueError("the analysis has no 'correct' column (no predictions)")
-        frame = self._df if split is None else self._df[self._df["split"] == split]
+        frame = self._rows_of(split)
         grouped = frame.groupby("label", observed=True)["correct"]
         out = pd.DataFrame({"class": self.class_names})
         out["n"] = grouped.size().reindex(range(self.n_classes), fill_value=0).to_numpy()
         out["accuracy"] = grouped.mean().reindex(range(self.n_classes)).to_numpy()
         return out
+
+    def _rows_of(self, split: str | None) -> pd.DataFrame:
+        if split is None:
+            return self._df
+        splits = list(self._df["split"].cat.categories)
+        if not isinstance(split, str) or split not in splits:
+            raise ValueError(f"split must be None or one of the analysis's splits {splits}, got {split!r}")
+        return self._df[self._df["split"] == split]
 
     def __repr__(self) -> str:
         splits = ", ".join(f"{k}={v}" for k, v in self._df["split"].value_counts(sort=False).items())
@@ -201,85 +229,164 @@ class Analysis:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the table and its metadata to a Parquet file, atomically (temporary file, then rename)."""
-        import pyarrow as pa
+        """Write the table and its metadata to a Parquet file; returns the path written.
+
+        The file has Parquet page checksums and a sha256 of its whole content (table, class metadata, provenance,
+        summary tables) that :meth:`load` verifies. The write is atomic: a temporary file beside the target is
+        renamed over it, so an interrupted save leaves the old file as it was and no temporary file. ``~`` is
+        expanded; a symbolic link is followed (its target is replaced, the link kept); a new file gets the
+        permissions the umask allows, a replaced one keeps its own.
+        """
         import pyarrow.parquet as pq
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(self._df, preserve_index=False)
+        path = _as_path(path)
+        target = Path(os.path.realpath(path))  # write through symbolic links, to the file they name
+        if target.is_dir():
+            raise ValueError(
+                f"path {str(path)!r} is a folder; give a file name, e.g. {str(path / 'analysis.parquet')!r}"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        table, columns = _frame_to_arrow(self._df, index=False)
         meta = {
             "format": FORMAT_VERSION,
             "class_names": self.class_names,
             "wnids": self.wnids,
-            "provenance": self.provenance,
+            "provenance": _encode(self.provenance, "provenance"),
             "tables": {name: _table_to_text(table) for name, table in self.tables.items()},
+            "columns": columns,
         }
+        meta["digest"] = _content_digest(self._df, self.tables, _meta_text(meta))
         table = table.replace_schema_metadata({**table.schema.metadata, METADATA_KEY: json.dumps(meta).encode()})
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
+        tmp: str | None = None
         try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            with os.fdopen(fd, "wb") as fh:
+                pq.write_table(table, fh, write_page_checksum=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+            tmp = None
+        finally:  # every exit path, KeyboardInterrupt included
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Analysis:
-        """Read an Analysis written by :meth:`save`; a corrupt or foreign file raises ``ValueError``."""
+        """Read an Analysis written by :meth:`save`, exactly as it was saved.
+
+        Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for anything else: not
+        Parquet, not written by difficulty-widget, damaged (a page checksum or the content checksum fails, or a
+        metadata field is malformed: the message names the field), or written by a newer version.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = Path(path)
-        if not path.is_file():
+        path = _as_path(path)
+        if not path.exists():
             raise FileNotFoundError(f"no such file: {path}")
+        if path.is_dir():
+            raise ValueError(f"path {str(path)!r} is a folder, not a saved Analysis")
+        with open(path, "rb"):  # a PermissionError says so itself, rather than "not a readable Parquet file"
+            pass
         try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as err:
-            raise ValueError(f"{path} is not a readable Parquet file ({err})") from None
+            table = pq.read_table(path, page_checksum_verification=True)
+        except (pa.ArrowException, OSError, ValueError, MemoryError) as err:
+            if "checksum" in str(err).lower():
+                raise ValueError(f"{path} is damaged: a Parquet page checksum does not match ({err})") from None
+            raise ValueError(f"{path} is not a readable Parquet file (damaged or not Parquet: {err})") from None
         raw = (table.schema.metadata or {}).get(METADATA_KEY)
         if raw is None:
             raise ValueError(f"{path} is a Parquet file but not an Analysis saved by difficulty-widget (no metadata)")
-        try:
-            meta = json.loads(raw)
-            version = int(meta["format"])
-            class_names = meta["class_names"]
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}: the difficulty-widget metadata is damaged ({err})") from None
+        meta = _read_meta(raw, path)
+        version = meta["format"]
         if version > FORMAT_VERSION:
             raise ValueError(f"{path} was written by a newer difficulty-widget (format {version}); upgrade to read it")
         try:
-            tables = {name: _table_from_text(text) for name, text in (meta.get("tables") or {}).items()}
-        except (pa.ArrowException, ValueError, TypeError) as err:
-            raise ValueError(f"{path}: a summary table in the metadata is damaged ({err})") from None
-        return cls(
-            table.to_pandas(), class_names, wnids=meta.get("wnids"), provenance=meta.get("provenance"), tables=tables
-        )
+            tables = {name: _table_from_text(text) for name, text in meta["tables"].items()}
+        except Exception as err:  # Arrow, base64 and JSON errors alike: the field is damaged
+            raise ValueError(f"{path}: the difficulty-widget metadata is damaged: field 'tables' ({err})") from None
+        try:
+            if version == 1:
+                frame = table.to_pandas()
+            else:
+                frame = _frame_from_arrow(table, _check_columns_meta(meta, "columns"))
+        except Exception as err:  # a damaged schema or pandas metadata shows up as any kind of error
+            raise ValueError(
+                f"{path} is damaged: its table cannot be read back ({type(err).__name__}: {err})"
+            ) from None
+        if version >= 2:
+            expected = meta.pop("digest")
+            try:
+                actual = _content_digest(frame, tables, _meta_text(meta))
+            except Exception as err:
+                raise ValueError(f"{path} is damaged: its content cannot be checked ({err})") from None
+            if actual != expected:
+                raise ValueError(
+                    f"{path} is damaged: its content does not match the sha256 checksum saved with it "
+                    "(the file was changed or corrupted after it was written)"
+                )
+        try:
+            return cls(
+                frame,
+                meta["class_names"],
+                wnids=meta["wnids"],
+                provenance=_decode(meta["provenance"], "provenance"),
+                tables=tables,
+            )
+        except ValueError as err:
+            raise ValueError(f"{path} is damaged: {err}") from None
 
 
-def _table_to_text(table: pd.DataFrame) -> str:
-    """A summary table as base64 Arrow IPC (exact: dtypes, index and float bits survive)."""
-    import pyarrow as pa
+def _read_meta(raw: bytes, path: Path) -> dict[str, Any]:
+    """The metadata of a saved Analysis, every field checked; a ValueError naming the field otherwise."""
 
-    arrow = pa.Table.from_pandas(table, preserve_index=True)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, arrow.schema) as writer:
-        writer.write_table(arrow)
-    return base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
+    def damaged(field: str, problem: str) -> ValueError:
+        return ValueError(f"{path}: the difficulty-widget metadata is damaged: field {field!r} {problem}")
 
-
-def _table_from_text(text: str) -> pd.DataFrame:
-    import pyarrow as pa
-
-    return pa.ipc.open_stream(base64.b64decode(text.encode("ascii"), validate=True)).read_all().to_pandas()
+    try:
+        meta = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: the difficulty-widget metadata is damaged: not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: the difficulty-widget metadata is damaged: expected an object, got {_short(meta)}")
+    version = meta.get("format")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise damaged("format", f"must be a positive integer, got {_short(version)}")
+    if version > FORMAT_VERSION:
+        return meta
+    names = meta.get("class_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise damaged("class_names", f"must be a list of strings, got {_short(names)}")
+    wnids = meta.get("wnids")
+    if wnids is not None and (not isinstance(wnids, list) or not all(isinstance(w, str) for w in wnids)):
+        raise damaged("wnids", f"must be null or a list of strings, got {_short(wnids)}")
+    meta.setdefault("provenance", {})
+    if not isinstance(meta["provenance"], dict):
+        raise damaged("provenance", f"must be an object, got {_short(meta['provenance'])}")
+    tables = meta.setdefault("tables", {})
+    if not isinstance(tables, dict) or not all(isinstance(t, str) for t in tables.values()):
+        raise damaged("tables", f"must map names to base64 text, got {_short(tables)}")
+    if version >= 2:
+        if not isinstance(meta.get("digest"), str) or len(meta["digest"]) != 64:
+            raise damaged("digest", f"must be a sha256 in hex, got {_short(meta.get('digest'))}")
+        try:
+            _check_columns_meta(meta, "columns")
+        except ValueError as err:
+            raise ValueError(f"{path}: the difficulty-widget metadata is damaged: {err}") from None
+    elif "digest" in meta:
+        raise damaged("format", "is 1 but the metadata has a checksum (format 2)")
+    return meta
 
 
 def _check_class_names(class_names: Sequence[str]) -> list[str]:
     if isinstance(class_names, str):
         raise ValueError("class_names must be a sequence of names, not one string")
-    names = [str(c) for c in class_names]
+    if not isinstance(class_names, Sequence) and not isinstance(class_names, (np.ndarray, pd.Index, pd.Series)):
+        raise ValueError(f"class_names must be a sequence of names, got {type(class_names).__name__}")
+    names = [_check_text(str(c), f"class_names[{i}]") for i, c in enumerate(class_names)]
     if len(names) < 2:
         raise ValueError(f"class_names must name at least 2 classes, got {names}")
     if len(set(names)) != len(names):
@@ -289,17 +396,16 @@ def _check_class_names(class_names: Sequence[str]) -> list[str]:
     return names
 
 
-def _check_json(value: Any, name: str) -> None:
-    try:
-        json.dumps(value)
-    except TypeError as err:
-        raise ValueError(f"{name} must hold JSON values (str, numbers, lists, dicts): {err}") from None
-
-
 def _class_names_from_frame(frame: pd.DataFrame, labels: np.ndarray) -> list[str]:
     top = int(labels.max())
     if "prediction" in frame.columns:
         top = max(top, int(check_labels(frame["prediction"].to_numpy(), name="df['prediction']").max()))
+    if top >= MAX_INFERRED_CLASSES:
+        column = "df['label']" if int(labels.max()) == top else "df['prediction']"
+        raise ValueError(
+            f"{column} goes up to {top}, which would make {top + 1} classes named '0'..'{top}'; with no class_names "
+            f"at most {MAX_INFERRED_CLASSES} classes are inferred: pass class_names= (one name per class)"
+        )
     names = [str(i) for i in range(max(top + 1, 2))]
     if "label_name" in frame.columns:
         pairs = frame[["label", "label_name"]].drop_duplicates()
@@ -335,8 +441,50 @@ def _normalise_frame(df: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
     frame["label_name"] = pd.Categorical.from_codes(labels, categories=class_names)
     split = frame["split"].astype(str).to_numpy() if "split" in frame.columns else np.full(len(frame), DEFAULT_SPLIT)
     frame["split"] = pd.Categorical(split, categories=sorted(set(split.tolist())))
-    rest = [c for c in frame.columns if c not in BASE_COLUMNS]
-    return frame[[*BASE_COLUMNS, *rest]]
+    for value in frame["split"].cat.categories:
+        _check_text(value, "df['split'] value")
+    rest = [c for c in frame.columns if not (isinstance(c, str) and c in BASE_COLUMNS)]
+    return _normalise_columns(frame[[*BASE_COLUMNS, *rest]], "df")
+
+
+def _normalise_table(table: pd.DataFrame, where: str) -> pd.DataFrame:
+    """A copy of a summary table that :meth:`Analysis.save` keeps exactly, or a ValueError saying why not."""
+    if isinstance(table.columns, pd.MultiIndex):
+        raise ValueError(f"{where} has MultiIndex columns; flatten them to strings (e.g. '_'.join(...))")
+    names = [_check_column_name(c, where) for c in table.columns]
+    out = table.copy()
+    out.columns = _column_index(names, name=table.columns.name)
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if column.dtype == object and _object_of_text(column, f"{where} column {names[i]!r}"):
+            out.isetitem(i, column.astype(pd.StringDtype(na_value=np.nan)))
+        elif isinstance(column.dtype, np.dtype) and column.dtype.kind == "c":
+            raise ValueError(
+                f"{where} column {names[i]!r} is complex ({column.dtype}): store the real and imaginary parts as two "
+                "float columns"
+            )
+    if out.index.dtype == object and all(isinstance(v, str) for v in out.index):
+        out.index = out.index.astype(pd.StringDtype(na_value=np.nan))
+    try:
+        back = _table_from_text(_table_to_text(out))
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    except Exception as err:  # Arrow raises many kinds of errors for values it cannot convert
+        raise ValueError(f"{where} cannot be saved: {type(err).__name__}: {err}") from None
+    if (
+        not out.index.equals(back.index)
+        or type(out.index) is not type(back.index)
+        or (out.index.dtype != back.index.dtype or list(out.index.names) != list(back.index.names))
+    ):
+        raise ValueError(
+            f"{where}: its index ({type(out.index).__name__}, {out.index.dtype}) would load back as "
+            f"{type(back.index).__name__} ({back.index.dtype}); use a RangeIndex or an index of one scalar type"
+        )
+    if back.columns.name != out.columns.name:
+        raise ValueError(f"{where}: the name of its columns ({out.columns.name!r}) would not be kept")
+    for i, name in enumerate(out.columns):
+        _require_same(out.iloc[:, i], back.iloc[:, i], f"{where} column {name!r}")
+    return out
 
 
 def frame_of(df: Any) -> pd.DataFrame:
@@ -346,3 +494,400 @@ def frame_of(df: Any) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"df must be a pandas DataFrame or an Analysis, got {type(df).__name__}")
     return df
+
+
+# ---------------------------------------------------------------------------------------------------- persistence
+#: Format 2 adds page checksums, a whole-content sha256 and exact column names, kinds and provenance types.
+#: Format 1 files (no checksum) are still read.
+_TAG = "__dw__"
+#: The deepest nesting of provenance values kept (deeper is refused rather than recursing without end).
+MAX_NESTING = 64
+#: The most classes ``from_dataframe`` invents ("0".."C-1") when no class names are given.
+MAX_INFERRED_CLASSES = 100_000
+
+
+def _encode(value: Any, where: str, depth: int = 0, stack: tuple[int, ...] = ()) -> Any:
+    """``value`` as JSON that :func:`_decode` turns back into an equal value of the same types: tuples, dicts with
+    non-string keys (and dicts using the tag key) are tagged; NumPy scalars become Python scalars."""
+    if depth > MAX_NESTING:
+        shown = where if len(where) < 80 else where[:60] + "..."
+        raise ValueError(f"{shown} is nested more than {MAX_NESTING} levels deep; flatten it")
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, (list, tuple, dict)):
+        if id(value) in stack:
+            raise ValueError(f"{where} contains itself (a circular reference)")
+        stack = (*stack, id(value))
+        if isinstance(value, dict):
+            if all(isinstance(k, str) for k in value) and _TAG not in value:
+                return {k: _encode(v, f"{where}[{k!r}]", depth + 1, stack) for k, v in value.items()}
+            items = [
+                [_encode(k, f"{where} key {k!r}", depth + 1, stack), _encode(v, f"{where}[{k!r}]", depth + 1, stack)]
+                for k, v in value.items()
+            ]
+            return {_TAG: "dict", "items": items}
+        items = [_encode(v, f"{where}[{i}]", depth + 1, stack) for i, v in enumerate(value)]
+        return items if isinstance(value, list) else {_TAG: "tuple", "items": items}
+    raise ValueError(
+        f"{where} is a {type(value).__name__} ({_short(value)}); expected str, int, float, bool, None, "
+        "or lists, tuples and dicts of these"
+    )
+
+
+def _decode(value: Any, where: str) -> Any:
+    if isinstance(value, list):
+        return [_decode(v, where) for v in value]
+    if isinstance(value, dict):
+        tag = value.get(_TAG)
+        if tag is None:
+            return {k: _decode(v, where) for k, v in value.items()}
+        items = value.get("items")
+        if tag == "tuple" and isinstance(items, list):
+            return tuple(_decode(v, where) for v in items)
+        if tag == "dict" and isinstance(items, list) and all(isinstance(p, list) and len(p) == 2 for p in items):
+            return {_hashable(_decode(k, where), where): _decode(v, where) for k, v in items}
+        raise ValueError(f"{where} holds a malformed tagged value {_short(value)}")
+    return value
+
+
+def _hashable(key: Any, where: str) -> Any:
+    try:
+        hash(key)
+    except TypeError:
+        raise ValueError(f"{where} holds an unhashable dict key {_short(key)}") from None
+    return key
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_text(text: str, where: str) -> str:
+    """``text`` if it can be written as UTF-8 (no lone surrogates), else a ValueError naming ``where``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"{where} = {text!r} is not valid Unicode text (a lone surrogate at position {err.start}); "
+            "it cannot be saved as UTF-8"
+        ) from None
+    return text
+
+
+def _check_column_name(name: Any, where: str) -> str | int:
+    if isinstance(name, (bool, np.bool_)) or not isinstance(name, (str, int, np.integer)):
+        raise ValueError(f"{where} column names must be strings or integers, got {_short(name)}")
+    return _check_text(name, f"{where} column name") if isinstance(name, str) else int(name)
+
+
+def _column_index(names: list[str | int], name: Any = None) -> pd.Index:
+    """The columns as pandas builds them by default (all strings: the string dtype; with integers: object), so that
+    a frame and the same frame loaded back have the same kind of column index."""
+    return pd.Index(names, dtype=None if names else object, name=name)
+
+
+def _normalise_columns(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Column names checked (str or int, distinct once written as text); object columns of strings become the
+    string dtype (what they load as); columns that a Parquet file cannot hold exactly are refused here."""
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise ValueError(f"{where} has MultiIndex columns; flatten them to strings (e.g. '_'.join(...))")
+    names = [_check_column_name(c, where) for c in frame.columns]
+    as_text = pd.Series([str(n) for n in names])
+    if as_text.duplicated().any():
+        clash = sorted({n for n in as_text[as_text.duplicated(keep=False)]})
+        raise ValueError(f"{where} has column names that are the same once written as text: {clash}")
+    frame = frame.copy() if frame.columns.tolist() == names else frame.set_axis(names, axis=1)
+    frame.columns = _column_index(names)
+    trial = []
+    for i, name in enumerate(names):
+        column = frame.iloc[:, i]
+        dtype = column.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind == "c":
+            raise ValueError(
+                f"{where} column {name!r} is complex ({dtype}): a Parquet file cannot hold complex numbers; "
+                "store the real and imaginary parts (np.real, np.imag) as two float columns"
+            )
+        if _always_kept(dtype):
+            continue
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            if _object_of_text(column, f"{where} column {name!r}"):
+                frame[name] = column.astype(pd.StringDtype(na_value=np.nan))
+        trial.append(name)
+    if trial:
+        _check_round_trip(frame[trial], where)
+    return frame
+
+
+def _always_kept(dtype: Any) -> bool:
+    """Dtypes whose every value a Parquet file keeps exactly (no per-column trial needed): NumPy numbers and
+    booleans, Arrow-backed strings (which cannot hold lone surrogates), and categoricals of these."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _always_kept(dtype.categories.dtype)
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+
+
+def _object_of_text(column: pd.Series, where: str) -> bool:
+    """Whether an object column holds only strings (and missing values); mixed scalar types are refused."""
+    present = column[column.notna()]
+    kinds = {type(v) for v in present}
+    if kinds <= {str}:
+        for row, value in present.items():
+            _check_text(value, f"{where} row {row}")
+        return True
+    scalars = {k for k in kinds if k not in (list, dict, tuple, np.ndarray)}
+    if len(kinds) > 1 and scalars:
+        shown = sorted(k.__name__ for k in kinds)
+        raise ValueError(f"{where} mixes values of types {shown}; a column must hold one type (convert it first)")
+    return False
+
+
+def _check_round_trip(frame: pd.DataFrame, where: str) -> None:
+    """Refuse the columns of ``frame`` that would not load back exactly (through Parquet, in memory)."""
+    import pyarrow.parquet as pq
+
+    for i, name in enumerate(frame.columns):
+        part = frame.iloc[:, [i]]
+        try:
+            table, columns = _frame_to_arrow(part, index=False)
+            sink = io.BytesIO()
+            pq.write_table(table, sink)
+            back = _frame_from_arrow(pq.read_table(io.BytesIO(sink.getvalue())), columns)
+        except Exception as err:  # Arrow raises many kinds of errors for values it cannot convert
+            raise ValueError(
+                f"{where} column {name!r} ({part.dtypes.iloc[0]}) cannot be saved to Parquet: {err}; convert it to "
+                "numbers, strings, lists of one scalar type, or a categorical"
+            ) from None
+        _require_same(part.iloc[:, 0], back.iloc[:, 0], f"{where} column {name!r}")
+
+
+def _require_same(before: pd.Series, after: pd.Series, where: str) -> None:
+    if str(before.dtype) != str(after.dtype):
+        raise ValueError(
+            f"{where} ({before.dtype}) would load back as {after.dtype}; convert it to a type Parquet keeps "
+            "(numbers, strings, lists of one scalar type, a categorical, a nullable pandas dtype)"
+        )
+    if _series_digest(before) == _series_digest(after):
+        return
+    for row in range(len(before)):
+        a, b = _cell_bytes(before.iloc[row]), _cell_bytes(after.iloc[row])
+        if a != b:
+            raise ValueError(
+                f"{where} cannot be saved exactly: row {row} holds {_short(before.iloc[row])} "
+                f"({type(before.iloc[row]).__name__}) but would load as {_short(after.iloc[row])} "
+                f"({type(after.iloc[row]).__name__}); use one scalar type per column (lists of one scalar type)"
+            )
+    raise ValueError(f"{where} ({before.dtype}) would not load back exactly; convert it to numbers or strings")
+
+
+def _frame_to_arrow(frame: pd.DataFrame, *, index: bool) -> tuple[Any, list[dict[str, Any]]]:
+    """``frame`` as an Arrow table (text column names) and the description that :func:`_frame_from_arrow` needs
+    to rebuild it exactly: the original names, and per column its kind (plain, list or categorical)."""
+    import pyarrow as pa
+
+    columns = []
+    for i, name in enumerate(frame.columns):
+        column = frame.iloc[:, i]
+        entry: dict[str, Any] = {"name": _encode(name, "column name"), "kind": "plain"}
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            entry.update(
+                kind="category",
+                categories=_encode(column.cat.categories.tolist(), f"column {name!r} categories"),
+                categories_dtype=str(column.cat.categories.dtype),
+                ordered=bool(column.cat.ordered),
+            )
+        columns.append(entry)
+    renamed = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    table = pa.Table.from_pandas(renamed, preserve_index=None if index else False)
+    for entry, field in zip(columns, table.schema, strict=False):
+        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            entry["kind"] = "list"
+    return table, columns
+
+
+def _frame_from_arrow(table: Any, columns: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = table.to_pandas()
+    if len(frame.columns) != len(columns):
+        raise ValueError(f"the file has {len(frame.columns)} columns but its metadata describes {len(columns)}")
+    names = [_decode(entry["name"], "column name") for entry in columns]
+    frame.columns = _column_index(names)
+    for i, entry in enumerate(columns):
+        column = frame.iloc[:, i]
+        if entry["kind"] == "list":
+            frame.isetitem(i, pd.Series([_as_lists(v) for v in column], index=frame.index, dtype=object))
+        elif entry["kind"] == "category":
+            categories = pd.Index(_decode(entry["categories"], "categories"), dtype=entry["categories_dtype"])
+            values = column.astype(object) if isinstance(column.dtype, pd.CategoricalDtype) else column
+            cat = pd.Categorical(np.asarray(values, dtype=object), categories=categories, ordered=entry["ordered"])
+            frame.isetitem(i, pd.Series(cat, index=frame.index))
+    return frame
+
+
+def _as_lists(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_as_lists(v) for v in value] if value.dtype == object else value.tolist()
+    return value
+
+
+def _cell_bytes(value: Any) -> bytes:
+    """A type-tagged, unambiguous encoding of one cell (the digest of object columns is built from these)."""
+    if value is None:
+        return b"N"
+    if isinstance(value, (bool, np.bool_)):
+        return b"B1" if value else b"B0"
+    if isinstance(value, (int, np.integer)):
+        return b"I" + str(int(value)).encode() + b";"
+    if isinstance(value, (float, np.floating)):
+        return b"F" + (b"nan" if value != value else np.float64(value).tobytes())
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "surrogatepass")
+        return b"S" + str(len(raw)).encode() + b":" + raw
+    if isinstance(value, bytes):
+        return b"Y" + str(len(value)).encode() + b":" + value
+    if isinstance(value, (list, tuple)):
+        return (
+            (b"L" if isinstance(value, list) else b"T")
+            + str(len(value)).encode()
+            + b"["
+            + b"".join(_cell_bytes(v) for v in value)
+            + b"]"
+        )
+    if isinstance(value, dict):
+        return (
+            b"D"
+            + str(len(value)).encode()
+            + b"{"
+            + b"".join(_cell_bytes(k) + _cell_bytes(v) for k, v in value.items())
+            + b"}"
+        )
+    if isinstance(value, np.ndarray):
+        return (
+            b"A" + str(value.dtype).encode() + str(value.shape).encode() + b"".join(_cell_bytes(v) for v in value.flat)
+        )
+    return b"R" + type(value).__name__.encode() + b":" + repr(value).encode("utf-8", "surrogatepass")
+
+
+def _series_digest(series: pd.Series) -> bytes:
+    h = hashlib.sha256(str(series.dtype).encode())
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        h.update(b"ordered" if dtype.ordered else b"unordered")
+        h.update(_series_digest(pd.Series(dtype.categories)))
+        h.update(np.ascontiguousarray(series.cat.codes.to_numpy()).tobytes())
+    elif isinstance(dtype, np.dtype) and dtype.kind != "O":
+        values = np.ascontiguousarray(series.to_numpy())
+        if dtype.kind in "fc":
+            values = np.where(np.isnan(values), np.nan, values).astype(dtype)
+        h.update(values.tobytes())
+    elif isinstance(dtype, pd.StringDtype):
+        missing = series.isna().to_numpy()
+        h.update(np.packbits(missing).tobytes())
+        raw = [v.encode("utf-8", "surrogatepass") for v in series[~missing].tolist()]
+        h.update(np.array([len(r) for r in raw], dtype=np.int64).tobytes() + b"".join(raw))
+    else:
+        missing = series.isna().to_numpy() if not (isinstance(dtype, np.dtype)) else np.zeros(len(series), bool)
+        h.update(np.packbits(missing).tobytes())
+        for value, gone in zip(series.astype(object), missing, strict=True):
+            h.update(b"-" if gone else _cell_bytes(value))
+    return h.digest()
+
+
+def _frame_digest(frame: pd.DataFrame, h: Any) -> None:
+    h.update(repr(type(frame.index).__name__).encode())
+    h.update(_series_digest(frame.index.to_series()) + repr(frame.index.names).encode())
+    if isinstance(frame.index, pd.RangeIndex):
+        h.update(repr((frame.index.start, frame.index.stop, frame.index.step)).encode())
+    for i, name in enumerate(frame.columns):
+        h.update(_cell_bytes(name) + _series_digest(frame.iloc[:, i]))
+
+
+def _content_digest(frame: pd.DataFrame, tables: Mapping[str, pd.DataFrame], meta_text: str) -> str:
+    h = hashlib.sha256(b"difficulty-widget analysis v2\0")
+    _frame_digest(frame, h)
+    for name in sorted(tables):
+        h.update(_cell_bytes(name))
+        _frame_digest(tables[name], h)
+    h.update(meta_text.encode("utf-8"))
+    return h.hexdigest()
+
+
+def _meta_text(meta: Mapping[str, Any]) -> str:
+    return json.dumps(meta, sort_keys=True, separators=(",", ":"))
+
+
+def _table_to_text(table: pd.DataFrame) -> str:
+    """A summary table as base64 Arrow IPC, with the description that rebuilds its column names and kinds."""
+    import pyarrow as pa
+
+    arrow, columns = _frame_to_arrow(table, index=True)
+    names = _encode(table.columns.name, "the name of the columns")
+    extra = {METADATA_KEY: json.dumps({"columns": columns, "columns_name": names}).encode()}
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **extra})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
+    return base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
+
+
+def _table_from_text(text: str) -> pd.DataFrame:
+    import pyarrow as pa
+
+    if not isinstance(text, str):
+        raise ValueError(f"expected base64 text, got {type(text).__name__}")
+    arrow = pa.ipc.open_stream(base64.b64decode(text.encode("ascii"), validate=True)).read_all()
+    raw = (arrow.schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:  # format 1: the table was written without a description
+        return arrow.to_pandas()
+    description = json.loads(raw)
+    frame = _frame_from_arrow(arrow, _check_columns_meta(description, "tables[...].columns"))
+    frame.columns.name = _decode(description.get("columns_name"), "the name of the columns")
+    return frame
+
+
+def _check_columns_meta(value: Any, field: str) -> list[dict[str, Any]]:
+    if not isinstance(value, dict) or not isinstance(value.get("columns"), list):
+        raise ValueError(f"field {field!r} must be a list of column descriptions")
+    columns = value["columns"]
+    for i, entry in enumerate(columns):
+        ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), (str, int))
+            and not isinstance(entry.get("name"), bool)
+        )
+        ok = ok and entry.get("kind") in ("plain", "list", "category")
+        if ok and entry["kind"] == "category":
+            ok = isinstance(entry.get("categories"), list) and isinstance(entry.get("ordered"), bool)
+            ok = ok and isinstance(entry.get("categories_dtype"), str)
+        if not ok:
+            raise ValueError(f"field {field!r}: entry {i} is not a valid column description: {_short(entry)}")
+    return columns
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no other way to read it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def _as_path(path: Any, name: str = "path") -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike, got {type(path).__name__}")
+    text = os.fspath(path)
+    if isinstance(text, bytes) or not text:
+        raise ValueError(f"{name} must be a non-empty text path, got {path!r}")
+    return Path(text).expanduser()

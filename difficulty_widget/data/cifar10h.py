@@ -91,9 +91,12 @@ def load_cifar10h(
     DatasetNotFoundError : when neither file is found, or CIFAR-10 was asked for and is not available.
     ValueError : when the file does not hold a valid (N, 10) count or probability matrix.
     """
-    file = _find_cifar10h_file(Path(path))
-    raw = np.load(file, allow_pickle=False)
-    counts, is_probabilities = _check_cifar10h_array(raw, file)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if not isinstance(download, (bool, np.bool_)):
+        raise ValueError(f"download must be True or False, got {download!r}")
+    file = _find_cifar10h_file(Path(path).expanduser())
+    counts, is_probabilities = _check_cifar10h_array(_read_npy(file), file)
     images = None
     if cifar10_root is not None or download:
         images = _load_cifar10_test(cifar10_root, download)
@@ -115,6 +118,34 @@ def _find_cifar10h_file(path: Path) -> Path:
         f"CIFAR-10H not found: {path} is neither one of {', '.join(CIFAR10H_FILES)} nor a folder holding one.\n"
         f"To get it: download {CIFAR10H_FILES[0]} from {CIFAR10H_URL} (folder data/) and pass its folder or path."
     )
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _read_npy(file: Path) -> np.ndarray:
+    """The array in a ``.npy`` file, or a ValueError naming the file when it is anything else (an ``.npz`` archive,
+    text, a pickle, a damaged or truncated ``.npy``). The header's shape is checked against the file's size before
+    anything is read, so a damaged header never allocates more than the file holds."""
+    expected = (
+        f"expected a NumPy .npy file holding an (n_images, {len(CIFAR10_CLASSES)}) matrix, such as {CIFAR10H_FILES[0]}"
+    )
+    with open(file, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(_ZIP_MAGIC):
+        raise ValueError(f"{file} is a .npz archive (several arrays); {expected} (np.save, not np.savez)")
+    if not head.startswith(_NPY_MAGIC):
+        raise ValueError(f"{file} is not a NumPy .npy file (it starts with {head!r}); {expected}")
+    try:
+        mapped = np.load(file, mmap_mode="r", allow_pickle=False)
+        return np.array(mapped)
+    except ValueError as err:
+        if "object" in str(err).lower() or "pickle" in str(err).lower():
+            raise ValueError(f"{file} holds Python objects (dtype object), not numbers; {expected}") from None
+        raise ValueError(f"{file} is a damaged or truncated .npy file ({err}); {expected}") from None
+    except (OSError, EOFError, TypeError, SyntaxError) as err:  # header and mmap problems of a damaged file
+        raise ValueError(f"{file} is a damaged or truncated .npy file ({err}); {expected}") from None
 
 
 def _check_cifar10h_array(raw: np.ndarray, file: Path) -> tuple[np.ndarray, bool]:

@@ -83,6 +83,11 @@ def load_mnist(split: str = "train", root: str | Path | None = None, download: b
 
 
 def _candidate_dirs(root: str | Path | None, subdirs: Sequence[str], system: Sequence[Path]) -> list[Path]:
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a folder path (str or os.PathLike) or None, got {type(root).__name__}")
+    if root is not None and Path(root).expanduser().is_file():
+        raise ValueError(f"root must be a folder holding the IDX files, got the file {root}")
+    root = None if root is None else Path(root).expanduser()
     bases = [Path(root)] if root is not None else []
     if root is None and os.environ.get(DATA_ENV):
         bases.append(Path(os.environ[DATA_ENV]))
@@ -120,8 +125,10 @@ def _load_idx_dataset(
     torchvision_name: str,
     hint: str,
 ) -> ImageData:
-    if split not in _SPLITS:
+    if not isinstance(split, str) or split not in _SPLITS:
         raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
+    if not isinstance(download, (bool, np.bool_)):
+        raise ValueError(f"download must be True or False, got {download!r}")
     splits = ("train", "test") if split == "all" else (split,)
     directory = _find_split_dir(candidates, splits)
     if directory is None and download:
@@ -137,8 +144,19 @@ def _load_idx_dataset(
     for s in splits:
         image_file, label_file = (_find_file(directory, stem) for stem in _FILES[s])
         x, y = read_idx(image_file), read_idx(label_file)
-        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise ValueError(f"{directory}: {s} images {x.shape} and labels {y.shape} do not match")
+        if x.ndim != 3 or x.dtype != np.uint8:
+            raise ValueError(
+                f"{image_file} must hold uint8 images of shape (n, height, width), got {x.dtype} {x.shape}"
+            )
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"{label_file} must hold integer labels of shape (n,), got {y.dtype} {y.shape}")
+        if len(x) != len(y):
+            raise ValueError(f"{directory}: {s} images {x.shape} ({image_file.name}) and labels {y.shape} do not match")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= len(class_names)):
+            raise ValueError(
+                f"{label_file} holds labels from {int(y.min())} to {int(y.max())}; expected class indices in "
+                f"[0, {len(class_names)})"
+            )
         images.append(x)
         labels.append(y.astype(np.int64))
         split_names.append(np.full(len(y), s, dtype=object))
