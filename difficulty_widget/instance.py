@@ -1,5 +1,6 @@
-"""One instance up close (the Explorer's instance view): its scores as percentiles, its nearest neighbours, and
-the label the label-issue flag suggests for it.
+"""One instance up close (the Explorer's instance view): its scores as percentiles, its nearest neighbours, the
+label the label-issue flag suggests for it, and its duplicates (the other images of its ``duplicate_group``, and the
+training image a leaked test image duplicates; see :mod:`difficulty_widget.measures.data_quality`).
 
 Pure functions: arrays and tables in, tables out. The neighbours are found on demand for one instance with the
 project's exact k-NN search (:func:`difficulty_widget.measures.knn.nearest_neighbours`: milliseconds for 70000 x 512).
@@ -92,3 +93,36 @@ def suggestion_text(label: Any, suggested: Any, class_names: Sequence[str] | Non
         return str(class_names[c]) if class_names is not None and 0 <= c < len(class_names) else str(c)
 
     return f"label: {name(given)} → suggested: {name(other)}"
+
+
+def duplicates_of(df: pd.DataFrame, position: int) -> pd.DataFrame:
+    """The other rows of row ``position``'s ``duplicate_group`` (its exact or near duplicates, see
+    :mod:`difficulty_widget.measures.data_quality`), in table order: ``position``, ``id``, ``label`` and
+    ``same_label`` (its label is the row's own). Empty when the row is in no group (a missing ``duplicate_group``)
+    or the table has no such column."""
+    if not 0 <= position < len(df):
+        raise ValueError(f"position must be a row index in [0, {len(df)}), got {position!r}")
+    columns = ["position", "id", "label", "same_label"]
+    if "duplicate_group" not in df.columns or pd.isna(df["duplicate_group"].iloc[position]):
+        return pd.DataFrame({c: pd.Series(dtype=bool if c == "same_label" else np.int64) for c in columns})
+    groups = df["duplicate_group"].to_numpy(dtype=np.float64, na_value=np.nan)
+    rows = np.flatnonzero(groups == groups[position])
+    rows = rows[rows != position]
+    labels = df["label"].to_numpy(dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "position": rows.astype(np.int64),
+            "id": df["id"].to_numpy(dtype=np.int64)[rows],
+            "label": labels[rows],
+            "same_label": labels[rows] == labels[position],
+        }
+    )
+
+
+def leak_text(leaks_from: Any) -> str | None:
+    """``"leaks from training id 3"`` for a ``leaks_from`` value (the training image a leaked test image duplicates,
+    see :mod:`difficulty_widget.measures.data_quality`); ``None`` when it is missing (not leaked, or a training
+    row)."""
+    if leaks_from is None or pd.isna(leaks_from):
+        return None
+    return f"leaks from training id {int(leaks_from)}"

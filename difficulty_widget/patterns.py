@@ -8,6 +8,9 @@ the query that runs, and can be edited and passed to ``df.query`` (or to the Exp
 threshold (for example the many images all annotators agree on) are kept, not dropped. When ties swallow the
 quartile entirely (the threshold is the column's minimum for ``>=``, its maximum for ``<=``: e.g. prediction depth
 0 for most images), the comparison becomes strict, so the pattern still selects the rows beyond the tied value.
+Other patterns read a flag (``label_issue == True``; the data-quality flags of
+:mod:`difficulty_widget.measures.data_quality`: ``leaked``, ``outlier``, ``conflicting_duplicate_labels``); a
+missing value (a test row's ``label_issue``, a training row's ``leaked``) is not selected.
 
 :func:`binned_pair` counts instances in a grid over two measures (quantile or equal-width bins, one row per cell,
 the heatmap of DifficultyEyes-style "difficulty patterns"), and :func:`cell_members` gives each row its cell so
@@ -91,6 +94,27 @@ PATTERNS: Mapping[str, Pattern] = _patterns(
         "AUM: Pleiss, Zhang, Elenberg, Weinberger, NeurIPS 2020). A quartile rule, for exploration: the calibrated "
         "flag is the pattern 'label issues'.",
         ("knn_agreement", "aum"),
+    ),
+    Pattern(
+        "leaked",
+        "leaked == True",
+        "A test image that is an exact or near duplicate of a training image (train/test leakage; leaks_from is the "
+        "training image's id). Missing, so never selected, for training images.",
+        ("leaked",),
+    ),
+    Pattern(
+        "outliers",
+        "outlier == True",
+        "Far from the training data: the mean distance to its 30 nearest training images lies above Tukey's fence "
+        "Q3 + 1.5 IQR of the training images' (the rule of cleanlab Datalab's outlier issue).",
+        ("outlier",),
+    ),
+    Pattern(
+        "conflicting duplicates",
+        "conflicting_duplicate_labels == True",
+        "In a group of exact or near duplicates whose labels differ (duplicate_group): at least one of them is "
+        "mislabelled. The Explorer's gallery sorts by duplicate_group, so each group shows side by side.",
+        ("conflicting_duplicate_labels",),
     ),
 )
 

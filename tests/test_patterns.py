@@ -23,7 +23,8 @@ from difficulty_widget.patterns import (
 
 @pytest.fixture(scope="module")
 def df() -> pd.DataFrame:
-    """Scores with ties (agreement in tenths, k-NN agreement in 30ths, integer depth) and some NaN."""
+    """Scores with ties (agreement in tenths, k-NN agreement in 30ths, integer depth) and some NaN; flags, some
+    missing (label issues on training rows, leakage on test rows)."""
     rng = np.random.default_rng(0)
     n = 600
     agreement = np.minimum(1.0, np.round(rng.beta(5, 1, n), 1))
@@ -32,7 +33,7 @@ def df() -> pd.DataFrame:
     aum[rng.choice(n, 15, replace=False)] = np.nan
     flagged = pd.array(rng.random(n) < 0.1, dtype="boolean")
     flagged[rng.choice(n, 150, replace=False)] = pd.NA  # the flag covers the training rows only
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "id": rng.permutation(np.arange(10_000, 10_000 + n)),
             "label": rng.integers(0, 4, n),
@@ -46,6 +47,12 @@ def df() -> pd.DataFrame:
             "label_issue": flagged,
         }
     )
+    leaked = pd.array(rng.random(n) < 0.1, dtype="boolean")
+    leaked[~flagged.isna()] = pd.NA  # the leakage flag covers the test rows only
+    frame["leaked"] = leaked
+    frame["outlier"] = rng.random(n) < 0.05
+    frame["conflicting_duplicate_labels"] = rng.random(n) < 0.03
+    return frame
 
 
 def q(df: pd.DataFrame, column: str, p: float) -> float:
@@ -62,6 +69,9 @@ def expected_masks(df: pd.DataFrame) -> dict[str, pd.Series]:
         "deep but correct": df["correct"] & (df["prediction_depth"] >= q(df, "prediction_depth", 0.75)),
         "label issues": df["label_issue"].fillna(False).astype(bool),
         "likely mislabelled": (df["knn_agreement"] <= q(df, "knn_agreement", 0.25)) & (df["aum"] <= q(df, "aum", 0.25)),
+        "leaked": pd.Series([v is True for v in df["leaked"].astype(object)], index=df.index),
+        "outliers": df["outlier"],
+        "conflicting duplicates": df["conflicting_duplicate_labels"],
     }
 
 
@@ -100,8 +110,10 @@ def test_analysis_and_custom_patterns(df):
 def test_available_patterns(df):
     assert available_patterns(df) == list(PATTERNS)
     partial = df.drop(columns=["aum"]).assign(human_agreement=np.nan)
-    assert available_patterns(partial) == ["confident but wrong", "deep but correct", "label issues"]
+    flags = ["leaked", "outliers", "conflicting duplicates"]
+    assert available_patterns(partial) == ["confident but wrong", "deep but correct", "label issues", *flags]
     assert "label issues" not in available_patterns(df.assign(label_issue=pd.NA))  # no training rows flagged
+    assert "leaked" not in available_patterns(df.assign(leaked=pd.NA))  # no test rows
 
 
 def test_unknown_and_missing_errors(df):

@@ -15,7 +15,7 @@ from .. import patterns as pattern_lib
 from .._validation import lookup_positions, to_numpy
 from ..analysis import Analysis
 from ..data.image_source import ImageSource
-from ..instance import nearest_neighbours, score_percentiles, suggestion_text
+from ..instance import duplicates_of, leak_text, nearest_neighbours, score_percentiles, suggestion_text
 from ..measures import registry
 from ..measures.label_issues import LABEL_ISSUE_COLUMNS, LabelIssueSummary, label_issue_summary
 from ..subsets import Subsets, relabelling_table
@@ -50,6 +50,9 @@ PATTERN_COLUMN = "pattern"
 MAX_CLASSES_BY_DEFAULT = 100
 #: The key of ``analysis.embeddings`` that the instance view's neighbours use by default.
 PENULTIMATE = "penultimate"
+#: The gallery order that shows a pattern's rows best, set when the pattern is selected: sorted by
+#: ``duplicate_group``, the members of each group of duplicates sit side by side.
+PATTERN_SORT = {"conflicting duplicates": "duplicate_group"}
 
 
 class IdSelection(traitlets.TraitType):
@@ -129,6 +132,12 @@ class Explorer(anywidget.AnyWidget):
     flagged instances, the gallery's captions and the instance view show the suggested label where it differs
     from the given one, the per-class panel shows the estimated label errors per class, and
     :meth:`relabelling_csv` exports the selection as a relabelling worklist.
+
+    Data quality: with the columns of :mod:`difficulty_widget.measures.data_quality`, the patterns ``"leaked"``,
+    ``"outliers"`` and ``"conflicting duplicates"`` select the flagged instances (the last also sorts the gallery by
+    ``duplicate_group``, so each group's images and labels sit side by side, conflicting labels highlighted); the
+    instance view lists the focused image's duplicates (with their labels and thumbnails) and, for a leaked test
+    image, the training image it leaks from.
 
     The selection: brushing a chart, clicking a confusion cell, or ``explorer.select(...)`` from Python sets
     ``explorer.selection`` (ids, or None); ``explorer.selected`` is those rows; ``on_select`` registers
@@ -324,8 +333,13 @@ class Explorer(anywidget.AnyWidget):
     def select_pattern(self, name: str) -> None:
         """Select the instances of a named difficulty pattern (:data:`difficulty_widget.patterns.PATTERNS`;
         :attr:`available_patterns` lists those this table allows). Its query, with the thresholds written out, is
-        ``difficulty_widget.patterns.pattern_query(explorer.analysis, name)``: edit it and pass it to ``select``."""
+        ``difficulty_widget.patterns.pattern_query(explorer.analysis, name)``: edit it and pass it to ``select``.
+        Some patterns also set the gallery's order (:data:`PATTERN_SORT`: ``"conflicting duplicates"`` sorts by
+        ``duplicate_group``, so that the images of a group sit side by side)."""
         self.selection = pattern_lib.select_pattern(self.analysis.df, name)
+        order = PATTERN_SORT.get(name)
+        if order is not None and order in {c["name"] for c in self._score_columns}:
+            self.sort_by = order
 
     @property
     def available_patterns(self) -> list[str]:
@@ -549,7 +563,8 @@ class Explorer(anywidget.AnyWidget):
             self._rebuild_specs({})  # histograms gain (or lose) the reference's line
 
     def _describe_focus(self, change: dict[str, Any]) -> None:
-        """The instance view: the focused instance's scores as percentiles and, with embeddings, its neighbours."""
+        """The instance view: the focused instance's scores as percentiles, its duplicates (and the training image
+        a leaked test image duplicates) and, with embeddings, its neighbours."""
         focus = change["new"]
         if focus is None:
             self._focus_detail = {}
@@ -575,6 +590,11 @@ class Explorer(anywidget.AnyWidget):
             ],
             "neighbours": [],
             "suggestion": None,
+            "duplicates": [
+                {"position": int(r.position), "id": int(r.id), "label": int(r.label), "same_label": bool(r.same_label)}
+                for r in duplicates_of(df, position).itertuples()
+            ],
+            "leak": leak_text(df["leaks_from"].iloc[position]) if "leaks_from" in df.columns else None,
         }
         if "suggested_label" in df.columns:
             label, suggested = df["label"].iloc[position], df["suggested_label"].iloc[position]

@@ -1,5 +1,6 @@
 // A virtualised thumbnail gallery: only the visible cells exist in the DOM; thumbnails are asked from the
 // kernel for the cells about to show and cached as object URLs. Every user string is set as text.
+import { GROUP_COLUMN, NO_GROUP, groupOf, groupStripes, isConflicting } from "./duplicates.js";
 import { suggestedClass, suggestionText } from "./labels.js";
 import { filterRanked, rankBy } from "./selection.js";
 
@@ -96,6 +97,10 @@ export class Gallery {
     this.captionSelect.value = this.model.get("caption_score");
     this.direction.textContent = descending ? "↓ descending" : "↑ ascending";
     this.order = filterRanked(this.ranking(sortBy, descending), this.flags);
+    // sorted by duplicate group, the members of a group sit side by side: a shade alternating per group tells
+    // adjacent groups apart
+    const groups = this.table.columns[GROUP_COLUMN];
+    this.stripes = sortBy === GROUP_COLUMN && groups ? groupStripes(this.order, groups) : null;
     this.total.textContent = `${this.order.length} shown`;
     this.root.dataset.total = String(this.order.length);
     this.scroll.style.height = `${this.model.get("gallery_height")}px`;
@@ -135,6 +140,9 @@ export class Gallery {
       cell.style.top = `${Math.floor(k / perRow) * cellH}px`;
       cell.style.width = `${cellW - 2}px`;
       cell.style.height = `${cellH - 2}px`;
+      const stripe = this.stripes ? this.stripes[k] : NO_GROUP;
+      cell.classList.toggle("dw-group-a", stripe === 0);
+      cell.classList.toggle("dw-group-b", stripe === 1);
       cells.push(cell);
       kept.set(position, cell);
     }
@@ -182,13 +190,23 @@ export class Gallery {
     const score = captionScore && c[captionScore] ? `${captionScore} ${fmt(c[captionScore][position])}` : "";
     const line2 = el("div", "dw-caption", score);
     cell.title = first;
+    const group = groupOf(c[GROUP_COLUMN], position);
+    if (group !== null) {
+      cell.dataset.group = String(group);
+      if (isConflicting(c, position)) {
+        // a duplicate of an image with another label: the label is highlighted
+        line1.classList.add("dw-conflict");
+        cell.dataset.conflict = "1";
+        cell.title = `${first}\nduplicate group ${group}: the labels differ`;
+      }
+    }
     cell.append(line1, line2);
     const suggested = suggestedClass(c, position);
     if (suggested !== null) {
       // the label-issue flag suggests another label: "suggested: T-shirt" (the tooltip and the instance view
       // spell out "label: shirt → suggested: T-shirt")
       const line3 = el("div", "dw-caption dw-suggested", `suggested: ${names[suggested]}`);
-      cell.title = `${first}\n${suggestionText(c.label_name[position], names[suggested])}`;
+      cell.title = `${cell.title}\n${suggestionText(c.label_name[position], names[suggested])}`;
       cell.dataset.suggested = String(suggested);
       cell.appendChild(line3);
     }
@@ -214,7 +232,8 @@ export class Gallery {
       if (cell && cell.firstChild && cell.firstChild.tagName !== "IMG") cell.replaceChild(this.image(p), cell.firstChild);
     });
     const detail = this.model.get("_focus_detail") || {};
-    const shown = [this.positionOf(this.model.get("focus")), ...(detail.neighbours || []).map((n) => n.position)];
+    const strips = [...(detail.neighbours || []), ...(detail.duplicates || [])];
+    const shown = [this.positionOf(this.model.get("focus")), ...strips.map((n) => n.position)];
     if (msg.positions.some((p) => shown.includes(p))) this.showFocus();
   }
 
@@ -244,6 +263,13 @@ export class Gallery {
     if (detail.id === focus && detail.suggestion) {
       this.detail.appendChild(el("div", "dw-suggestion", detail.suggestion)); // "label: shirt → suggested: T-shirt"
     }
+    if (detail.id === focus && detail.leak) this.detail.appendChild(el("div", "dw-leak", detail.leak));
+    if (detail.id === focus && detail.duplicates && detail.duplicates.length) {
+      // its exact or near duplicates, first: a duplicate with another label is a label error in one of them
+      const title = `${detail.duplicates.length} duplicate${detail.duplicates.length === 1 ? "" : "s"}`;
+      const split = c.split ? (n) => String(c.split[n.position]) : () => "";
+      this.detail.appendChild(this.strip(title, detail.duplicates, split, "dw-duplicate"));
+    }
     for (const [name, column] of Object.entries(c)) {
       if (described.has(name) || name === "label_name" || name === "prediction_name") continue;
       let value = column[position];
@@ -264,25 +290,32 @@ export class Gallery {
     }
     this.detail.dataset.focus = String(focus);
     this.detail.appendChild(table);
-    if (detail.id === focus && detail.neighbours.length) this.detail.appendChild(this.neighbours(detail.neighbours));
+    if (detail.id === focus && detail.neighbours.length) {
+      const title = `${detail.neighbours.length} nearest neighbours`;
+      this.detail.appendChild(this.strip(title, detail.neighbours, (n) => `d ${fmt(n.distance)}`, "dw-neighbour"));
+    }
     this.markFocus();
   }
 
-  /** The focused instance's nearest neighbours (from the kernel) as thumbnails; a click focuses one. */
-  neighbours(list) {
-    const box = el("div", "dw-neighbours");
-    box.appendChild(el("div", "dw-neighbours-title", `${list.length} nearest neighbours`));
+  /**
+   * Other instances of the focused one (its nearest neighbours, its duplicates: {position, id, label, same_label}
+   * from the kernel) as thumbnails (elements of class `item`) captioned with their label and `second(n)`; another
+   * label is outlined in red; a click focuses one.
+   */
+  strip(title, list, second, item) {
+    const box = el("div", `dw-neighbours ${item}s`);
+    box.appendChild(el("div", "dw-neighbours-title", title));
     const names = this.model.get("_class_names");
     const missing = [];
     for (const n of list) {
-      const cell = el("div", "dw-neighbour" + (n.same_label ? "" : " dw-other-label"));
+      const cell = el("div", `dw-strip-item ${item}` + (n.same_label ? "" : " dw-other-label"));
       cell.dataset.id = String(n.id);
       if (this.model.get("has_images")) {
         if (!this.urls.has(n.position)) missing.push(n.position);
         cell.appendChild(this.image(n.position));
       }
       cell.appendChild(el("div", "dw-caption", `#${n.id} ${names[n.label]}`));
-      cell.appendChild(el("div", "dw-caption", `d ${fmt(n.distance)}`));
+      cell.appendChild(el("div", "dw-caption", second(n)));
       cell.title = n.same_label ? "same label" : "another label";
       cell.addEventListener("click", () => this.onFocus(n.position));
       box.appendChild(cell);

@@ -30,8 +30,12 @@ export const STYLE = `
 .dw-subset-message { color: #b22222; }
 .dw-neighbours { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; }
 .dw-neighbours-title { flex-basis: 100%; color: #555; }
-.dw-neighbour { cursor: pointer; border: 1px solid #ddd; border-radius: 3px; padding: 2px; max-width: 72px; }
-.dw-neighbour.dw-other-label { border-color: #e45756; }
+.dw-strip-item { cursor: pointer; border: 1px solid #ddd; border-radius: 3px; padding: 2px; max-width: 72px; }
+.dw-strip-item.dw-other-label { border-color: #e45756; }
+.dw-caption.dw-conflict { color: #fff; background: #d95f02; border-radius: 2px; padding: 0 2px; }
+.dw-cell.dw-group-a { background: #e8eef7; }
+.dw-cell.dw-group-b { background: #f7efe2; }
+.dw-leak { color: #d95f02; font-weight: 600; margin: 4px 0; }
 .dw-detail { flex: 0 0 280px; }
 .dw-graph-status { color: #555; }
 `;
