@@ -1,6 +1,6 @@
 """The JupyterLab widget: the Explorer (anywidget) and the Altair chart builders it uses. No math here."""
 
 from .charts import DATA_NAME, instances
-from .explorer import Explorer
+from .explorer import Explorer, ExplorerTypeError, ExplorerValueError
 
-__all__ = ["DATA_NAME", "Explorer", "instances"]
+__all__ = ["DATA_NAME", "Explorer", "ExplorerTypeError", "ExplorerValueError", "instances"]

@@ -8,6 +8,8 @@ rows in the current selection, or for all rows when nothing is selected). Any se
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
@@ -24,9 +26,84 @@ HIGHLIGHT = "#4c78a8"
 MUTED = "#d0d0d0"
 
 
+#: The named source of a chart that has nothing to draw (a column without finite values): the browser leaves it empty.
+EMPTY = "empty"
+_SPECIAL = re.compile(r"""([.\[\]'"])""")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def instances() -> alt.Data:
     """The named data source every Explorer chart reads."""
     return alt.Data(name=DATA_NAME)
+
+
+def field(column: str) -> str:
+    """A column name as a Vega-Lite ``field``: a backslash before ``.``, ``[``, ``]`` and quotes, which Vega-Lite
+    would otherwise read as a path into nested data (``"a.b"``: field ``b`` of ``a``). Every chart on the instance
+    table names its columns through this; give each such channel an explicit ``title`` too (the default title would
+    show the backslashes). A name holding a backslash is refused (ValueError): Vega-Lite 6 unescapes such a name
+    once more in some transforms than in others, so no escaping reads that column in every chart."""
+    column = str(column)
+    if "\\" in column:
+        raise ValueError(
+            f"the column {column!r} holds a backslash, which Vega-Lite cannot address in a chart; rename the column "
+            "(e.g. analysis.df.rename(columns=...)) to draw it"
+        )
+    return _SPECIAL.sub(r"\\\1", column)
+
+
+def drawable(column: Any) -> bool:
+    """Whether :func:`field` can name ``column`` in a chart."""
+    return isinstance(column, str) and "\\" not in column
+
+
+def param_key(df: pd.DataFrame, column: str) -> str:
+    """The part of a parameter or data-source name that stands for a column: the name itself when it is an
+    identifier (``loss``: the histogram's brush is ``hist_loss``), else the column's position in the table
+    (``"a.b"`` at position 7: ``hist_7``), so that any column name gives a valid, unique Vega name (an identifier
+    never starts with a digit)."""
+    return column if _IDENTIFIER.fullmatch(column) else str(list(df.columns).index(column))
+
+
+def finite_note(df: pd.DataFrame, column: str) -> str | None:
+    """None when ``column`` has a finite value to draw, else a short note of what it holds instead."""
+    values = df[column].to_numpy(dtype=float, na_value=np.nan)
+    if np.isfinite(values).any():
+        return None
+    nan, inf = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+    parts = [f"{nan} missing (NaN)" if nan else "", f"{inf} infinite" if inf else ""]
+    held = ", ".join(p for p in parts if p) or "no rows"
+    return f"{column}: no finite values to draw ({held})"
+
+
+def empty_chart(title: str, note: str, *, width: int = 230, height: int = 110) -> dict[str, Any]:
+    """A chart with nothing to draw: its title and, beneath it, ``note`` (why it is empty), on the source
+    :data:`EMPTY` that the browser leaves empty."""
+    chart = (
+        alt.Chart(alt.Data(name=EMPTY), width=width, height=height)
+        .mark_point()
+        .properties(title=alt.TitleParams(text=title, subtitle=note, subtitleColor="#b4402a", anchor="start"))
+    )
+    spec = to_spec(chart, source=EMPTY)
+    spec["usermeta"] = {"dw_empty": {"note": note}}
+    return spec
+
+
+def check_numeric(df: pd.DataFrame, name: str, column: Any) -> str:
+    """``column`` if it names a numeric column of ``df``, else a ValueError naming ``name``."""
+    if not isinstance(column, str):
+        raise TypeError(f"{name} must be a column name (a string), got {type(column).__name__} {column!r}")
+    if column not in df.columns or not pd.api.types.is_numeric_dtype(df[column].dtype):
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)]
+        more = f" and {len(numeric) - 30} more" if len(numeric) > 30 else ""
+        raise ValueError(
+            f"{name}={column!r} must name a numeric column of the analysis; numeric columns: {numeric[:30]}{more}"
+        )
+    try:
+        field(column)
+    except ValueError as err:
+        raise ValueError(f"{name}={column!r}: {err}") from None
+    return column
 
 
 def scatter(
@@ -49,35 +126,41 @@ def scatter(
     brush does not redraw every point.
     """
     for name, column in (("x", x), ("y", y)):
-        if column not in df.columns or not pd.api.types.is_numeric_dtype(df[column].dtype):
-            raise ValueError(f"{name}={column!r} must name a numeric column of the analysis")
+        check_numeric(df, name, column)
     if points not in ("vega", "canvas"):
         raise ValueError(f'points must be "vega" or "canvas", got {points!r}')
     on_canvas = points == "canvas"
     brush_param = alt.selection_interval(name=brush)
     color_channel = color_encoding(df, color, explicit_domain=on_canvas)
+    notes = [n for n in (finite_note(df, x), finite_note(df, y) if y != x else None) if n]
+    heading = title or f"{y} vs {x}"
     chart = (
-        alt.Chart(instances(), width=width, height=height, title=title or f"{y} vs {x}")
+        alt.Chart(
+            instances(),
+            width=width,
+            height=height,
+            title=alt.TitleParams(heading, subtitle=notes, subtitleColor="#b4402a") if notes else heading,
+        )
         .mark_circle(size=14)
         .encode(
-            x=alt.X(f"{x}:Q", title=axis_title(x), scale=_axis_scale(df, x, on_canvas)),
-            y=alt.Y(f"{y}:Q", title=axis_title(y), scale=_axis_scale(df, y, on_canvas)),
+            x=alt.X(field=field(x), type="quantitative", title=axis_title(x), scale=_axis_scale(df, x, on_canvas)),
+            y=alt.Y(field=field(y), type="quantitative", title=axis_title(y), scale=_axis_scale(df, y, on_canvas)),
             color=color_channel,
             opacity=alt.condition(SELECTED, alt.value(0.8), alt.value(0.05)),
             tooltip=[
                 alt.Tooltip("id:Q"),
                 alt.Tooltip("label_name:N", title="label"),
                 *([alt.Tooltip("prediction_name:N", title="prediction")] if "prediction" in df.columns else []),
-                alt.Tooltip(f"{x}:Q", format=".3f"),
-                alt.Tooltip(f"{y}:Q", format=".3f"),
+                alt.Tooltip(field=field(x), type="quantitative", format=".3f", title=x),
+                *([alt.Tooltip(field=field(y), type="quantitative", format=".3f", title=y)] if y != x else []),
             ],
         )
         .add_params(brush_param)
     )
     if on_canvas:
-        field = {"label": "label_name", "prediction": "prediction_name"}.get(color, color) if color else None
+        shade = {"label": "label_name", "prediction": "prediction_name"}.get(color, color) if color else None
         chart = chart.transform_filter("false").properties(
-            background="transparent", usermeta={"dw_points": {"x": x, "y": y, "color": field}}
+            background="transparent", usermeta={"dw_points": {"x": x, "y": y, "color": shade}}
         )
     return chart
 
@@ -86,7 +169,7 @@ def _axis_scale(df: pd.DataFrame, column: str, explicit: bool) -> alt.Scale:
     if not explicit:
         return alt.Scale(zero=False)
     values = df[column].to_numpy(dtype=float, na_value=np.nan)
-    finite = values[pd.notna(values)]
+    finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     pad = (high - low) * 0.02 or 0.5
     return alt.Scale(domain=[low - pad, high + pad], nice=False, zero=False)
@@ -104,18 +187,32 @@ def color_encoding(df: pd.DataFrame, color: str | None, *, explicit_domain: bool
             raise ValueError("color='correct' needs a 'correct' column (predictions)")
         return alt.Color("correct:N", scale=alt.Scale(domain=[True, False], range=["#4c78a8", "#e45756"]))
     if color in ("label_name", "prediction_name", "label", "prediction"):
-        field = {"label": "label_name", "prediction": "prediction_name"}.get(color, color)
+        name = {"label": "label_name", "prediction": "prediction_name"}.get(color, color)
+        if name == "prediction_name" and "prediction" not in df.columns:
+            raise ValueError(f"color={color!r} needs a 'prediction' column (predictions)")
         names = list(df["label_name"].cat.categories) if explicit_domain else alt.Undefined
         scale = alt.Scale(domain=names) if explicit_domain else alt.Undefined
-        return alt.Color(f"{field}:N", title=field.replace("_name", ""), scale=scale)
+        return alt.Color(f"{name}:N", title=name.replace("_name", ""), scale=scale)
+    if not isinstance(color, str):
+        raise TypeError(f"color must be None or a column name (a string), got {type(color).__name__} {color!r}")
     if color not in df.columns:
-        raise ValueError(f"color={color!r} is not a column of the analysis")
+        raise ValueError(
+            f"color={color!r} is not a column of the analysis; use 'correct', 'label', 'prediction', None or one of "
+            f"{[str(c) for c in df.columns]}"
+        )
+    if not drawable(color):
+        raise ValueError(f"color={color!r} holds a backslash, which Vega-Lite cannot address; rename the column")
     dtype = df[color].dtype
     if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
         domain = sorted(df[color].dropna().unique().tolist()) if explicit_domain else alt.Undefined
-        return alt.Color(f"{color}:N", scale=alt.Scale(domain=domain) if explicit_domain else alt.Undefined)
-    domain = [float(df[color].min()), float(df[color].max())] if explicit_domain else alt.Undefined
-    return alt.Color(f"{color}:Q", title=axis_title(color), scale=alt.Scale(scheme="viridis", domain=domain))
+        scale = alt.Scale(domain=domain) if explicit_domain else alt.Undefined
+        return alt.Color(field=field(color), type="nominal", title=color, scale=scale)
+    values = df[color].to_numpy(dtype=float, na_value=np.nan)
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    domain = [low, high] if explicit_domain else alt.Undefined
+    scale = alt.Scale(scheme="viridis", domain=domain)
+    return alt.Color(field=field(color), type="quantitative", title=axis_title(color), scale=scale)
 
 
 def bin_edges(df: pd.DataFrame, column: str, bins: int = 40) -> list[float]:
@@ -140,24 +237,28 @@ def histogram(
     height: int = 110,
     reference: bool = False,
 ) -> alt.Chart | alt.LayerChart:
-    """Counts of one score, brushable as ``hist_<column>``: selected instances in blue, stacked under the rest.
+    """Counts of one score, brushable as ``hist_<key>``: selected instances in blue, stacked under the rest
+    (``<key>``: :func:`param_key`, the column's name when it is an identifier).
 
     One layer only, so that a drag starting on any bar starts the brush. ``binned=True`` is for very large
-    tables: the chart reads the source ``bins_<column>`` (start, end, _sel, count) that the browser counts
+    tables: the chart reads the source ``bins_<key>`` (start, end, _sel, count) that the browser counts
     from the column it already holds, so Vega never sees one tuple per instance; the brush still selects
-    instances by value range.
+    instances by value range. A column without finite values gives :func:`empty_chart` (see
+    :func:`histogram_spec`), not this.
     """
     edges = bin_edges(df, column, bins)
     title = axis_title(column)
+    key = param_key(df, column)
     step = (edges[-1] - edges[0]) / bins
     if binned:
-        source = alt.Data(name=f"bins_{column}")
+        source = alt.Data(name=f"bins_{key}")
         x = alt.X("start:Q", bin="binned", title=title, scale=alt.Scale(domain=[edges[0], edges[-1]]))
         extra: dict[str, Any] = {"x2": "end:Q"}
         count = "count:Q"
     else:
         source = instances()
-        x = alt.X(f"{column}:Q", bin=alt.Bin(step=step, extent=[edges[0], edges[-1]], nice=False), title=title)
+        bin_ = alt.Bin(step=step, extent=[edges[0], edges[-1]], nice=False)
+        x = alt.X(field=field(column), type="quantitative", bin=bin_, title=title)
         extra, count = {}, "count():Q"
     chart = (
         alt.Chart(source, width=width, height=height)
@@ -169,19 +270,31 @@ def histogram(
             order=alt.Order("_sel:O", sort="descending"),
             **extra,
         )
-        .add_params(alt.selection_interval(name=f"hist_{column}", encodings=["x"]))
+        .add_params(alt.selection_interval(name=f"hist_{key}", encodings=["x"]))
     )
     meta: dict[str, Any] = {"dw_bins": {"column": column, "edges": edges}} if binned else {}
     if reference:
-        # the reference subset's counts per bin as a dashed step line, counted in the browser (source ref_<column>)
+        # the reference subset's counts per bin as a dashed step line, counted in the browser (source ref_<key>)
         line = (
-            alt.Chart(alt.Data(name=f"ref_{column}"))
+            alt.Chart(alt.Data(name=f"ref_{key}"))
             .mark_line(interpolate="step-after", color="#222222", strokeDash=[4, 2], strokeWidth=1.2)
             .encode(x="start:Q", y="count:Q")
         )
-        meta["dw_reference"] = {"column": column, "edges": edges}
+        meta["dw_reference"] = {"column": column, "edges": edges, "source": f"ref_{key}"}
         chart = alt.layer(chart, line)
     return chart.properties(usermeta=meta) if meta else chart
+
+
+def histogram_spec(
+    df: pd.DataFrame, column: str, *, binned: bool = False, reference: bool = False, bins: int = 40
+) -> dict[str, Any]:
+    """The Explorer's histogram of ``column`` as a Vega-Lite dict: :func:`histogram`, or, when the column has no
+    finite value, :func:`empty_chart` with a note of what it holds."""
+    note = finite_note(df, column)
+    if note is not None:
+        return empty_chart(axis_title(column), note)
+    source = f"bins_{param_key(df, column)}" if binned else DATA_NAME
+    return to_spec(histogram(df, column, binned=binned, reference=reference, bins=bins), source=source)
 
 
 def confusion_matrix(class_names: Sequence[str], *, binned: bool = False, size: int = 260) -> alt.LayerChart:
@@ -571,7 +684,7 @@ def flow_chart(probes: Sequence[str], *, width: int = 360, height: int = 220) ->
     Brushing (``flow_brush``) selects the instances whose agreement lies in the brushed range at every layer the
     brush covers (the nearest layer when it covers none)."""
     names = list(probes)
-    labels = "[" + ", ".join(repr(n) for n in names) + "]"
+    labels = json.dumps([str(n) for n in names])  # a JSON array is a valid Vega expression literal
     x = alt.X(
         "layer:Q",
         title="probe (input → output)",

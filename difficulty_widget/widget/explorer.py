@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import numbers
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,67 @@ export default { render({ el }) {
 """
 
 SelectCallback = Callable[[pd.DataFrame], Any]
+logger = logging.getLogger(__name__)
+#: The bounds of ``thumb_size`` and ``gallery_height`` (pixels).
+THUMB_SIZES = (4, 512)
+GALLERY_HEIGHTS = (40, 20_000)
+
+
+class ExplorerValueError(traitlets.TraitError, ValueError):
+    """A value an Explorer trait (or argument) cannot take; the trait keeps the value it had."""
+
+
+class ExplorerTypeError(traitlets.TraitError, TypeError):
+    """A value of the wrong type for an Explorer trait (or argument); the trait keeps the value it had."""
+
+
+class _Checked:
+    """A trait whose type errors are :class:`ExplorerTypeError` (a TypeError, and a TraitError so that traitlets
+    rolls back a rejected value), with a message naming the trait."""
+
+    what = "a value"
+
+    def error(self, obj: Any, value: Any, error: Exception | None = None, info: str | None = None) -> None:
+        raise ExplorerTypeError(f"{self.name} must be {self.what}, got {type(value).__name__} {value!r}")
+
+
+class _Int(_Checked, traitlets.Int):
+    """An int trait that takes any integer (numpy's too, not bools) and says which trait refused a value."""
+
+    what = "an integer"
+
+    def validate(self, obj: Any, value: Any) -> int | None:
+        if value is None and self.allow_none:
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            self.error(obj, value)
+        return int(value)
+
+
+class _Text(_Checked, traitlets.Unicode):
+    what = "a string"
+
+
+class _Names(_Checked, traitlets.List):
+    """A list of names; a single string is taken as a one-element list (``histograms="loss"``: ``["loss"]``)."""
+
+    what = "a list of names (strings)"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(traitlets.Unicode(), **kwargs)
+
+    def validate(self, obj: Any, value: Any) -> list[str]:
+        if isinstance(value, str):
+            value = [value]
+        elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
+            value = list(value)
+        else:
+            self.error(obj, value)
+        bad = [v for v in value if not isinstance(v, str)]
+        if bad:
+            raise ExplorerTypeError(f"{self.name} must hold names (strings), got {bad[:5]!r} in {value!r}")
+        return value
+
 
 #: The Explorer's panels, in their default order.
 VIEWS = ("scatter", "projection", "confusion", "classes", "histograms", "patterns", "flow", "class_graph", "gallery")
@@ -87,7 +150,9 @@ def _selection_from_json(value: Any, widget: Explorer) -> np.ndarray | None:
         return None
     positions = bytes_to_positions(value)
     if positions.size and positions.max() >= len(widget._ids):
-        raise ValueError(f"the front-end sent row positions beyond the table ({positions.max()})")
+        raise ValueError(
+            f"selection: the front-end sent row position {positions.max()}, beyond the table's {len(widget._ids)} rows"
+        )
     return widget._ids[positions]
 
 
@@ -108,8 +173,12 @@ class Explorer(anywidget.AnyWidget):
     x, y : the scatter's axes (default: ``confidence`` and ``margin``).
     color : ``"correct"``, ``"label"``, ``"prediction"``, ``"pattern"`` (each row's first matching named
         difficulty pattern, see :func:`difficulty_widget.patterns.pattern_labels`), or any column.
-    histograms : score columns to draw as brushable histograms (default: up to three).
-    sort_by, caption_score : the gallery's order and the score in each caption (default: ``loss``).
+    histograms : score columns to draw as brushable histograms (default: up to three); a single name is taken as a
+        list of one (``histograms="loss"``). A column without finite values is drawn as an empty chart with a note.
+    sort_by, caption_score : the gallery's order (``"id"`` or a score column) and the score in each caption (a
+        score column, or ``""`` for none) (default: ``loss``).
+    thumb_size, gallery_height : the gallery's thumbnail size and height, in pixels (:data:`THUMB_SIZES`,
+        :data:`GALLERY_HEIGHTS`).
     views : the panels to show, any of :data:`VIEWS` (default: every panel the table allows; above
         :data:`MAX_CLASSES_BY_DEFAULT` classes the confusion matrix and the per-class panel only when asked for).
     projection : the two columns of the projection panel (default ``proj_x``, ``proj_y`` when present: see
@@ -142,6 +211,14 @@ class Explorer(anywidget.AnyWidget):
     The selection: brushing a chart, clicking a confusion cell, or ``explorer.select(...)`` from Python sets
     ``explorer.selection`` (ids, or None); ``explorer.selected`` is those rows; ``on_select`` registers
     callbacks called with them.
+
+    Checked values: the traits (``x``, ``y``, ``color``, ``histograms``, ``views``, ``focus``, ``sort_by``,
+    ``caption_score``, ``thumb_size``, ``gallery_height``, ``reference``, ``selection``) are checked when set, in
+    the constructor and afterwards: a value they cannot take raises :class:`ExplorerValueError` (a ValueError)
+    or :class:`ExplorerTypeError` (a TypeError) naming the trait, and the trait keeps the value it had. Any
+    column name works, dots, brackets, spaces and quotes included: the charts escape it for Vega-Lite
+    (:func:`difficulty_widget.widget.charts.field`). Malformed messages from the front-end are logged (logger
+    ``difficulty_widget.widget.explorer``) and ignored.
     """
 
     _esm = BUNDLE if BUNDLE.exists() else _MISSING_BUNDLE
@@ -159,7 +236,7 @@ class Explorer(anywidget.AnyWidget):
     _focus_detail = traitlets.Dict().tag(sync=True)
     _subset_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     _pattern_names = traitlets.List(traitlets.Dict()).tag(sync=True)
-    views = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    views = _Names().tag(sync=True)
     _flow = traitlets.Bytes(b"").tag(sync=True)
     _flow_matches = traitlets.Bytes(b"").tag(sync=True)
     _reference = traitlets.Bytes(b"").tag(sync=True)
@@ -170,17 +247,17 @@ class Explorer(anywidget.AnyWidget):
     selection = IdSelection().tag(
         sync=True, to_json=_selection_to_json, from_json=_selection_from_json, echo_update=False
     )
-    focus = traitlets.Int(None, allow_none=True).tag(sync=True)
-    x = traitlets.Unicode().tag(sync=True)
-    y = traitlets.Unicode().tag(sync=True)
-    color = traitlets.Unicode("correct", allow_none=True).tag(sync=True)
-    histograms = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    sort_by = traitlets.Unicode("id").tag(sync=True)
+    focus = _Int(None, allow_none=True).tag(sync=True)
+    x = _Text().tag(sync=True)
+    y = _Text().tag(sync=True)
+    color = _Text("correct", allow_none=True).tag(sync=True)
+    histograms = _Names().tag(sync=True)
+    sort_by = _Text("id").tag(sync=True)
     sort_descending = traitlets.Bool(True).tag(sync=True)
-    caption_score = traitlets.Unicode("").tag(sync=True)
+    caption_score = _Text("").tag(sync=True)
     has_images = traitlets.Bool(False).tag(sync=True)
-    thumb_size = traitlets.Int(56).tag(sync=True)
-    gallery_height = traitlets.Int(300).tag(sync=True)
+    thumb_size = _Int(56).tag(sync=True)
+    gallery_height = _Int(300).tag(sync=True)
 
     def __init__(
         self,
@@ -252,12 +329,13 @@ class Explorer(anywidget.AnyWidget):
         self._images = self._image_source(images, display, df)
         columns = table_columns(df)
         numeric = [c for c in columns if c not in ("id", "label", "split", "prediction")]
-        fallback = [c for c in score_columns_of(df) if c not in (x, y)]
+        fallback = [c for c in score_columns_of(df) if c not in (x, y) and charts.drawable(c)]
         x = x or ("confidence" if "confidence" in df.columns else (fallback[:1] or ["id"])[0])
         y = y or ("margin" if "margin" in df.columns else ([c for c in fallback if c != x][:1] or ["id"])[0])
         if color == "correct" and "correct" not in df.columns:
             color = "label"
         score_columns = [c for c in numeric if c in df.columns and c != "correct"]
+        self._sortable = ["id", *score_columns]  # what the gallery can sort by and caption with
         caption = caption_score or ("loss" if "loss" in df.columns else (score_columns[0] if score_columns else ""))
         super().__init__(
             _table=table_to_ipc(df, columns),
@@ -266,8 +344,8 @@ class Explorer(anywidget.AnyWidget):
             x=x,
             y=y,
             color=color,
-            histograms=list(histograms) if histograms is not None else charts.default_histograms(df, [x, y]),
-            sort_by=sort_by or caption or "id",
+            histograms=histograms if histograms is not None else charts.default_histograms(df, [x, y]),
+            sort_by=sort_by or (caption if caption in self._sortable else "id"),
             caption_score=caption,
             has_images=self._images is not None,
             thumb_size=thumb_size,
@@ -302,6 +380,8 @@ class Explorer(anywidget.AnyWidget):
                 raise ValueError(f"the query {what!r} failed on the analysis table: {err}") from None
             self.selection = ids
         else:
+            if isinstance(what, pd.Series) and pd.api.types.is_bool_dtype(what.dtype):
+                what = self._aligned_mask(what, df)
             values = np.asarray(what)
             if values.dtype == bool:
                 if values.shape != (len(df),):
@@ -309,6 +389,21 @@ class Explorer(anywidget.AnyWidget):
                 self.selection = self._ids[values]
             else:
                 self.selection = values
+
+    @staticmethod
+    def _aligned_mask(mask: pd.Series, df: pd.DataFrame) -> np.ndarray:
+        """A boolean Series as a mask over the table's rows, matched by index (a mask taken from a sorted or
+        filtered copy of the table selects the rows it names); missing values are an error."""
+        if mask.isna().any():
+            raise ValueError("a boolean mask must not hold missing values")
+        if mask.index.equals(df.index):
+            return mask.to_numpy(dtype=bool)
+        if not mask.index.is_unique or len(mask) != len(df) or not mask.index.isin(df.index).all():
+            raise ValueError(
+                f"a boolean Series must have one value per row of the analysis table, indexed like it "
+                f"(analysis.df.index: {len(df)} rows); got {len(mask)} values whose index does not match"
+            )
+        return mask.reindex(df.index).to_numpy(dtype=bool)
 
     def clear(self) -> None:
         """Select nothing (the gallery shows every instance again)."""
@@ -467,6 +562,8 @@ class Explorer(anywidget.AnyWidget):
             if column not in df.columns or not pd.api.types.is_numeric_dtype(df[column].dtype):
                 numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)]
                 raise ValueError(f"{name}: {column!r} is not a numeric column of the analysis; numeric: {numeric}")
+            if name == "projection" and not charts.drawable(column):
+                raise ValueError(f"{name}: {column!r} holds a backslash, which Vega-Lite cannot address; rename it")
         return (str(pair[0]), str(pair[1]))
 
     def _check_views(self, views: Iterable[str] | None, df: pd.DataFrame) -> list[str]:
@@ -546,14 +643,75 @@ class Explorer(anywidget.AnyWidget):
     def _valid_views(self, proposal: dict[str, Any]) -> list[str]:
         if not hasattr(self, "_frame"):
             return list(proposal["value"])
-        return self._check_views(proposal["value"], self._frame)
+        return _checked(self._check_views, proposal["value"], self._frame)
 
     @traitlets.validate("reference")
     def _check_reference(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]
         if name and name not in self.subsets:
-            raise ValueError(f"reference: no subset named {name!r}; saved subsets: {list(self.subsets)}")
+            raise ExplorerValueError(f"reference: no subset named {name!r}; saved subsets: {list(self.subsets)}")
         return name
+
+    @traitlets.validate("x", "y")
+    def _valid_axis(self, proposal: dict[str, Any]) -> str:
+        return _checked(charts.check_numeric, self._frame, proposal["trait"].name, proposal["value"])
+
+    @traitlets.validate("color")
+    def _valid_color(self, proposal: dict[str, Any]) -> str | None:
+        _checked(charts.color_encoding, self._frame, proposal["value"])
+        return proposal["value"]
+
+    @traitlets.validate("histograms")
+    def _valid_histograms(self, proposal: dict[str, Any]) -> list[str]:
+        df, columns = self._frame, proposal["value"]
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)]
+        for column in columns:
+            if column not in df.columns or column not in numeric:
+                what = "is not in the analysis" if column not in df.columns else "is not numeric"
+                raise ExplorerValueError(f"histograms: histogram column {column!r} {what}; numeric columns: {numeric}")
+        undrawable = [c for c in columns if not charts.drawable(c)]
+        if undrawable:
+            raise ExplorerValueError(
+                f"histograms: {undrawable} hold a backslash, which Vega-Lite cannot address; rename these columns"
+            )
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        if twice:
+            raise ExplorerValueError(f"histograms: {twice} appear more than once in {columns!r}")
+        return columns
+
+    @traitlets.validate("focus")
+    def _valid_focus(self, proposal: dict[str, Any]) -> int | None:
+        focus = proposal["value"]
+        if focus is None:
+            return None
+        bounds = np.iinfo(np.int64)
+        known = bounds.min <= focus <= bounds.max
+        if known:
+            _, missing = lookup_positions(self._ids, np.array([focus], dtype=np.int64), self._order)
+            known = not missing.any()
+        if not known:
+            span = f"ids {self._ids.min()}..{self._ids.max()}" if len(self._ids) else "no ids"
+            raise ExplorerValueError(
+                f"focus={focus!r} is not an instance id of the analysis (the table's 'id' column: {span}); "
+                "None focuses nothing"
+            )
+        return focus
+
+    @traitlets.validate("sort_by", "caption_score")
+    def _valid_score_name(self, proposal: dict[str, Any]) -> str:
+        name, value = proposal["trait"].name, proposal["value"]
+        allowed = self._sortable if name == "sort_by" else ["", *self._sortable[1:]]
+        if value not in allowed:
+            raise ExplorerValueError(f"{name}={value!r} is not one of the gallery's scores; valid: {allowed}")
+        return value
+
+    @traitlets.validate("thumb_size", "gallery_height")
+    def _valid_pixels(self, proposal: dict[str, Any]) -> int:
+        name, value = proposal["trait"].name, proposal["value"]
+        low, high = THUMB_SIZES if name == "thumb_size" else GALLERY_HEIGHTS
+        if not low <= value <= high:
+            raise ExplorerValueError(f"{name} must be a number of pixels in [{low}, {high}], got {value!r}")
+        return value
 
     def _set_reference(self, change: dict[str, Any]) -> None:
         name = change["new"]
@@ -671,10 +829,15 @@ class Explorer(anywidget.AnyWidget):
             specs.append({"id": "classes", "spec": spec})
         if "patterns" in views and self._patterns is not None:
             px, py = self._patterns
-            x_edges, y_edges, x_bin, y_bin = pattern_lib.bin_pair(df, px, py, self._pattern_bins, self._pattern_method)
-            cells = np.where(x_bin >= 0, x_bin * (len(y_edges) - 1) + y_bin, 255).astype(np.uint8)
-            self._pattern_cells = cells.tobytes()
-            spec = charts.pattern_heatmap(px, py, x_edges.tolist(), y_edges.tolist(), method=self._pattern_method)
+            if _finite_rows(df, px, py).any():
+                bins, method = self._pattern_bins, self._pattern_method
+                x_edges, y_edges, x_bin, y_bin = pattern_lib.bin_pair(df, px, py, bins, method)
+                cells = np.where(x_bin >= 0, x_bin * (len(y_edges) - 1) + y_bin, 255).astype(np.uint8)
+                self._pattern_cells = cells.tobytes()
+                spec = charts.pattern_heatmap(px, py, x_edges.tolist(), y_edges.tolist(), method=method)
+            else:
+                note = f"no row has finite values in both {px} and {py}"
+                spec = charts.empty_chart("difficulty patterns", note, width=240, height=240)
             specs.append({"id": "patterns", "spec": spec})
         if "flow" in views and self._flow_probes is not None:
             specs.append({"id": "flow", "spec": charts.flow_chart(self._flow_probes)})
@@ -686,9 +849,7 @@ class Explorer(anywidget.AnyWidget):
         for column in self.histograms if "histograms" in views else []:
             if column not in df.columns:
                 raise ValueError(f"histogram column {column!r} is not in the analysis")
-            source = f"bins_{column}" if binned else charts.DATA_NAME
-            chart = charts.histogram(df, column, binned=binned, reference=bool(self.reference))
-            spec = charts.to_spec(chart, source=source)
+            spec = charts.histogram_spec(df, column, binned=binned, reference=bool(self.reference))
             specs.append({"id": f"hist_{column}", "spec": spec})
         return specs
 
@@ -703,35 +864,106 @@ class Explorer(anywidget.AnyWidget):
         for callback in list(self._callbacks):
             callback(rows)
 
-    def _on_message(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-        if isinstance(content, dict) and content.get("type") == "subset":
-            self._on_subset_message(content)
+    def _on_message(self, widget: Any, content: Any, buffers: list[Any]) -> None:
+        """A custom message from the front-end: ``{"type": "thumbnails" | "subset" | "pattern", ...}``. One that is
+        not such an object, of another type, or with a field of the wrong kind is logged (a warning that says
+        what was wrong) and ignored; a valid request that fails (a subset name already used) is answered with a
+        ``subset_error`` message that the subsets bar shows."""
+        if not isinstance(content, dict):
+            logger.warning("Explorer: ignored a front-end message that is not an object: %.200r", content)
             return
-        if isinstance(content, dict) and content.get("type") == "pattern":
-            try:
-                self.select_pattern(str(content.get("name", "")))
-            except ValueError as err:
-                self.send({"type": "subset_error", "message": str(err)})
+        handlers = {
+            "thumbnails": self._on_thumbnails_message,
+            "subset": self._on_subset_message,
+            "pattern": self._on_pattern_message,
+        }
+        kind = content.get("type")
+        handler = handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            logger.warning(
+                "Explorer: ignored a front-end message of unknown type %.100r (known: %s)", kind, sorted(handlers)
+            )
             return
-        if not isinstance(content, dict) or content.get("type") != "thumbnails" or self._images is None:
+        try:
+            handler(content)
+        except _BadMessage as err:
+            logger.warning("Explorer: ignored a malformed %r message from the front-end: %s", kind, err)
+
+    def _on_thumbnails_message(self, content: dict[str, Any]) -> None:
+        positions = _message_field(content, "positions", list)
+        if not all(isinstance(p, int) and not isinstance(p, bool) for p in positions):
+            raise _BadMessage(f"'positions' must be a list of integer row positions, got {positions!r:.200}")
+        if self._images is None:
             return
-        positions = [int(p) for p in content.get("positions", []) if 0 <= int(p) < len(self._ids)]
+        positions = [p for p in positions if 0 <= p < len(self._ids)]  # rows of another table: nothing to draw
         pngs = self._images.thumbnails(positions, self.thumb_size)
         self.send({"type": "thumbnails", "positions": positions}, buffers=pngs)
 
+    def _on_pattern_message(self, content: dict[str, Any]) -> None:
+        name = _message_field(content, "name", str)
+        try:
+            self.select_pattern(name)
+        except ValueError as err:
+            self.send({"type": "subset_error", "message": str(err)})
+
     def _on_subset_message(self, content: dict[str, Any]) -> None:
         """The subsets bar: save the selection under a name, or select a subset or a combination of two."""
-        action, name = content.get("action"), str(content.get("name", "")).strip()
+        action = _message_field(content, "action", str)
+        if action not in ("save", "select", "remove"):
+            raise _BadMessage(f"'action' must be 'save', 'select' or 'remove', got {action!r:.100}")
+        name = _message_field(content, "name", str).strip()
+        overwrite = _message_field(content, "overwrite", bool, default=False)
+        other = _message_field(content, "other", str, default=None) or None
+        operation = _message_field(content, "operation", str, default=None) or None
         try:
             if action == "save" and name:
-                self.save_subset(name, overwrite=bool(content.get("overwrite", False)))
+                self.save_subset(name, overwrite=overwrite)
             elif action == "select" and name:
-                operation = content.get("operation") or None
-                self.select_subset(name, content.get("other") or None, operation)
+                self.select_subset(name, other, operation)
             elif action == "remove" and name in self.subsets:
                 self.subsets.remove(name)
         except ValueError as err:
             self.send({"type": "subset_error", "message": str(err)})
+
+
+class _BadMessage(ValueError):
+    """A front-end message with a missing field or a field of the wrong kind (logged and ignored)."""
+
+
+_MISSING = object()
+
+
+def _message_field(content: dict[str, Any], key: str, kind: type, default: Any = _MISSING) -> Any:
+    """``content[key]``, which must be a ``kind`` (or missing or null, when a ``default`` is given)."""
+    value = content.get(key)
+    if value is None and default is not _MISSING:
+        return default
+    if value is None:
+        raise _BadMessage(f"it lacks the field {key!r}")
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise _BadMessage(f"{key!r} must be a {kind.__name__}, got {type(value).__name__} {value!r:.100}")
+    return value
+
+
+def _checked(check: Callable[..., Any], *args: Any) -> Any:
+    """``check(*args)``, its ValueError or TypeError raised as the Explorer's (TraitError) kind, so that traitlets
+    leaves the trait as it was."""
+    try:
+        return check(*args)
+    except traitlets.TraitError:
+        raise
+    except ValueError as err:
+        raise ExplorerValueError(str(err)) from None
+    except TypeError as err:
+        raise ExplorerTypeError(str(err)) from None
+
+
+def _finite_rows(df: pd.DataFrame, *columns: str) -> np.ndarray:
+    """Rows where every one of ``columns`` is a finite number."""
+    rows = np.ones(len(df), dtype=bool)
+    for column in columns:
+        rows &= np.isfinite(df[column].to_numpy(dtype=float, na_value=np.nan))
+    return rows
 
 
 def _link(a: Explorer, b: Explorer, name: str) -> None:
@@ -760,7 +992,7 @@ def _default_projection(df: pd.DataFrame) -> tuple[str, str] | None:
 def _default_patterns(df: pd.DataFrame, bins: int, method: str) -> tuple[str, str] | None:
     """The first of :data:`PATTERN_PAIRS` present whose bins do not collapse (ties can leave one quantile bin, e.g.
     k-NN agreement on easy data, almost always 1); else the first present."""
-    present = [p for p in PATTERN_PAIRS if all(c in df.columns and df[c].notna().any() for c in p)]
+    present = [p for p in PATTERN_PAIRS if all(c in df.columns for c in p) and _finite_rows(df, *p).any()]
     for x, y in present:
         x_edges, y_edges, _, _ = pattern_lib.bin_pair(df, x, y, bins, method)
         if bins == 1 or (len(x_edges) > 2 and len(y_edges) > 2):

@@ -61,6 +61,20 @@ def positions_to_bytes(positions: np.ndarray) -> bytes:
     return np.ascontiguousarray(positions, dtype="<u4").tobytes()
 
 
-def bytes_to_positions(buffer: bytes | memoryview) -> np.ndarray:
-    """Little-endian uint32 bytes from the browser back to int64 row positions."""
-    return np.frombuffer(bytes(buffer), dtype="<u4").astype(np.int64)
+def bytes_to_positions(buffer: bytes | bytearray | memoryview) -> np.ndarray:
+    """Little-endian uint32 bytes from the browser back to int64 row positions (a ValueError or TypeError that
+    says what arrived when it is not such bytes)."""
+    if isinstance(buffer, memoryview):
+        data = buffer.tobytes()
+    elif isinstance(buffer, (bytes, bytearray)):
+        data = bytes(buffer)
+    else:
+        raise TypeError(
+            f"selection: the front-end must send bytes of uint32 row positions, got {type(buffer).__name__} "
+            f"{buffer!r:.100}"
+        )
+    if len(data) % 4:
+        raise ValueError(
+            f"selection: the front-end sent {len(data)} bytes, not a whole number of uint32 row positions (4 bytes)"
+        )
+    return np.frombuffer(data, dtype="<u4").astype(np.int64)

@@ -202,7 +202,7 @@ async function render({ model, el: root }) {
       const referenceMeta = spec.usermeta && spec.usermeta.dw_reference;
       if (referenceMeta) {
         // a histogram's reference line: the saved subset's counts per bin, counted here from its rows
-        const name = `ref_${referenceMeta.column}`;
+        const name = referenceMeta.source || `ref_${referenceMeta.column}`;
         const tuples = () => referenceSteps(state.table.columns[referenceMeta.column], referenceMeta.edges, model);
         view.change(name, changeset().insert(tuples()));
         const refresh = () => {

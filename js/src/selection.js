@@ -16,14 +16,16 @@ export function predicateFor(value, columns) {
   if (isEmptySelection(value)) return null;
   const tuples = value.vlPoint && Array.isArray(value.vlPoint.or) ? value.vlPoint.or : null;
   if (tuples) {
-    const fields = [...new Set(tuples.flatMap((t) => Object.keys(t)))].filter((f) => f in columns);
+    const fields = [...new Set(tuples.flatMap((t) => Object.keys(t)))].filter((f) => columnOf(f, columns) !== null);
     const keys = new Set(tuples.map((t) => JSON.stringify(fields.map((f) => t[f]))));
-    return (i) => keys.has(JSON.stringify(fields.map((f) => normalise(columns[f][i]))));
+    const picked = fields.map((f) => columns[columnOf(f, columns)]);
+    return (i) => keys.has(JSON.stringify(picked.map((column) => normalise(column[i]))));
   }
   const tests = [];
   for (const [field, range] of Object.entries(value)) {
-    if (field === "vlPoint" || !(field in columns) || !Array.isArray(range)) continue;
-    const column = columns[field];
+    const name = field === "vlPoint" ? null : columnOf(field, columns);
+    if (name === null || !Array.isArray(range)) continue;
+    const column = columns[name];
     const numeric = range.length === 2 && range.every((v) => typeof v === "number") && isNumeric(column);
     if (numeric) {
       const lo = Math.min(range[0], range[1]);
@@ -36,6 +38,21 @@ export function predicateFor(value, columns) {
   }
   if (tests.length === 0) return null;
   return (i) => tests.every((t) => t(i));
+}
+
+/**
+ * A Vega-Lite field as written in a spec, back to the column's name: the kernel escapes `.`, `[`, `]`, quotes and
+ * backslashes with a backslash ("a\\.b" is the column "a.b"), and a selection's value is keyed by the field as
+ * written. Escapes are undone only for a key that is not itself a column's name.
+ */
+export function unescapeField(field) {
+  return field.replace(/\\(.)/gs, "$1");
+}
+
+function columnOf(field, columns) {
+  if (Object.prototype.hasOwnProperty.call(columns, field)) return field;
+  const name = unescapeField(field);
+  return Object.prototype.hasOwnProperty.call(columns, name) ? name : null;
 }
 
 /** Row positions (ascending, Uint32Array) of the n rows where `predicate` holds. */

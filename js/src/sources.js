@@ -12,6 +12,7 @@ export const DATA = "instances";
 export function dataSource(spec, table, model) {
   const meta = spec.usermeta || {};
   const name = (spec.data && spec.data.name) || DATA;
+  if (meta.dw_empty) return { name, fields: {}, derive: () => [] }; // a column without finite values: nothing to draw
   if (meta.dw_cells) {
     const cells = () => bytesOf(model.get("_pattern_cells"));
     return { name, fields: {}, derive: (flags) => cellCounts(cells(), meta.dw_cells, flags), cells };

@@ -9,6 +9,7 @@ import {
   rankBy,
   sortPositions,
   throttle,
+  unescapeField,
 } from "../src/selection.js";
 
 const columns = {
@@ -97,4 +98,29 @@ test("radix ranking equals the comparator sort on floats, ints, ties and NaN, bo
       assert.deepEqual(fast, slow); // the same rows in the same order, ties by row order
     }
   }
+});
+
+test("selection values keyed by escaped Vega-Lite fields select the columns with dots, brackets and quotes", () => {
+  const odd = {
+    "a.b": Float64Array.from([0, 1, 2, 3]),
+    "x[0]": Float64Array.from([3, 2, 1, 0]),
+    "it's": ["p", "q", "p", "q"],
+    'say "hi"': Float64Array.from([5, 6, 7, 8]),
+    "back\\slash": Float64Array.from([1, 1, 2, 2]),
+  };
+  assert.equal(unescapeField("a\\.b"), "a.b");
+  assert.equal(unescapeField("x\\[0\\]"), "x[0]");
+  assert.equal(unescapeField("it\\'s"), "it's");
+  assert.equal(unescapeField("back\\\\slash"), "back\\slash");
+  // as Vega-Lite reports an interval brush on the fields "a\\.b" and "x\\[0\\]"
+  let p = predicateFor({ "a\\.b": [0.5, 3], "x\\[0\\]": [1, 3] }, odd);
+  assert.deepEqual(Array.from(positionsWhere(p, 4)), [1, 2]);
+  p = predicateFor({ 'say \\"hi\\"': [6, 7], "back\\slash": [2, 2] }, odd);
+  assert.deepEqual(Array.from(positionsWhere(p, 4)), [2]);
+  // a point selection's tuples, keyed the same way
+  p = predicateFor({ vlPoint: { or: [{ "it\\'s": "q" }] }, "it\\'s": ["q"] }, odd);
+  assert.deepEqual(Array.from(positionsWhere(p, 4)), [1, 3]);
+  // a key that is a column's own name is taken as it is; one that names no column is ignored
+  assert.equal(predicateFor({ "no\\.such": [0, 1] }, odd), null);
+  assert.equal(predicateFor({ constructor: [0, 1] }, odd), null);
 });
