@@ -73,6 +73,28 @@ def check_pred_probs(pred_probs: Any, n_train: int, n_classes: int | None = None
     return p
 
 
+def check_input_gradients(input_gradients: Any, n_train: int) -> Any:
+    """The input gradients of VoG (a ``GradientVariance``, a recorder or training result holding one, or a
+    K x N_train x ... array with K >= 2), covering the ``n_train`` training rows."""
+    from .measures.vog import GradientVariance, input_gradient_values
+
+    values = input_gradient_values(input_gradients)
+    if isinstance(values, GradientVariance):
+        checkpoints, rows = values.count, (values.shape or (0,))[0]
+    else:
+        arr = np.asarray(values)
+        if arr.ndim < 3:
+            raise ValueError(f"input_gradients must have shape (n_checkpoints, {n_train}, ...), got {arr.shape}")
+        checkpoints, rows = arr.shape[0], arr.shape[1]
+    if checkpoints < 2 or rows != n_train:
+        raise ValueError(
+            f"input_gradients must cover the {n_train} training rows at >= 2 checkpoints, got {rows} rows at "
+            f"{checkpoints} checkpoint(s) (record them every epoch: train_model(..., record_input_gradients=True) "
+            "or DynamicsRecorder(data, input_gradients=True))"
+        )
+    return values
+
+
 def plan_classes(n_classes: int, class_names: Sequence[str] | None, data_classes: Sequence[str] | None) -> ClassPlan:
     """Class names (and a label remapping) for a model with ``n_classes`` outputs.
 

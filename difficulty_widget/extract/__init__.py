@@ -1,6 +1,7 @@
 """Run a torch model over a dataset once (logits, labels, probe embeddings) and train the small models."""
 
 from .extraction import Extraction, extract, iter_batches, pick_device
+from .input_gradients import input_gradients
 from .models import SmallCNN, SmallMLP, make_model
 from .plan import ExtractionPlan, plan_extraction
 from .probes import ProbeSpec, reduce_embedding
@@ -16,6 +17,7 @@ __all__ = [
     "SmallMLP",
     "TrainingResult",
     "extract",
+    "input_gradients",
     "iter_batches",
     "make_model",
     "pick_device",

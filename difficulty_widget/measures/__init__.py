@@ -16,6 +16,9 @@ from .data_quality import (
 from .depth import DepthFlow, DepthResult, depth_flow, prediction_depth
 from .dynamics import (
     area_under_margin,
+    aum_mislabelled,
+    aum_threshold,
+    calibrated_aum_threshold,
     data_iq,
     data_map,
     el2n_early,
@@ -24,6 +27,7 @@ from .dynamics import (
     forgetting_events,
     iteration_learned,
     mean_loss,
+    threshold_sample_labels,
     unforgettable,
 )
 from .ensemble import (
@@ -62,6 +66,7 @@ from .model import (
 )
 from .registry import Measure, axis_title, compute_available, register
 from .semantic_errors import error_semantic_depth, error_similarity_rank
+from .vog import GradientVariance, class_normalize, variance_of_gradients, vog_scores
 
 __all__ = [
     "BATTERY_COLUMNS",
@@ -74,13 +79,18 @@ __all__ = [
     "DepthResult",
     "DichotomyResult",
     "ErrorConsistencyReport",
+    "GradientVariance",
     "LabelIssueSummary",
     "Measure",
     "area_under_margin",
+    "aum_mislabelled",
+    "aum_threshold",
     "axis_title",
     "calibrate_confident_joint",
+    "calibrated_aum_threshold",
     "centroid_distance",
     "class_frequency",
+    "class_normalize",
     "compute_available",
     "confidence_weighted_entropy",
     "confident_joint",
@@ -128,5 +138,8 @@ __all__ = [
     "register",
     "registry",
     "select_by_layer_range",
+    "threshold_sample_labels",
     "unforgettable",
+    "variance_of_gradients",
+    "vog_scores",
 ]

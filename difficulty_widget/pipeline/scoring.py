@@ -34,6 +34,7 @@ def analysis_from_extraction(
     logits_per_epoch: Any = None,
     pred_probs: Any = None,
     pixel_hashes: Any = None,
+    input_gradients: Any = None,
     structural_similarity: Any = None,
     hierarchy: Any = None,
     device: str | None = None,
@@ -57,7 +58,8 @@ def analysis_from_extraction(
     cross-validation, when the user has them) replace the one-run probabilities of the label-issue flag
     (:func:`~difficulty_widget.measures.label_issues.label_issue_scores`). ``pixel_hashes`` (one per row,
     :func:`~difficulty_widget.measures.data_quality.pixel_hashes`) give the exact duplicates of the data-quality
-    columns. ``support_mask`` marks the training rows that
+    columns. ``input_gradients`` (the training rows' input gradients at checkpoints, as recorded by
+    ``DynamicsRecorder(data, input_gradients=True)``) give VoG. ``support_mask`` marks the training rows that
     neighbour-based measures compare against (every row when ``None``). A C x C ``structural_similarity``
     (template cosine) and a class ``hierarchy`` give the semantic error columns.
 
@@ -87,6 +89,11 @@ def analysis_from_extraction(
         inputs["ids"] = np.asarray(ids)
     if pixel_hashes is not None:
         inputs["pixel_hashes"] = np.asarray(pixel_hashes)
+    if input_gradients is not None:
+        from ..preflight import check_input_gradients
+
+        n_train = n if support_mask is None else int(np.count_nonzero(support_mask))
+        inputs["input_gradients"] = check_input_gradients(input_gradients, n_train)
     if depth_probes:
         inputs["probes"] = [_probe(extraction, name) for name in depth_probes]
     if features_probe is not None:
@@ -152,6 +159,7 @@ def analyze(
     features: str | None = PENULTIMATE,
     logits_per_epoch: Any = None,
     pred_probs: Any = None,
+    input_gradients: Any = None,
     train_split: str = "train",
     hierarchy: Any = None,
     max_probe_dim: int | None = 4096,
@@ -197,6 +205,9 @@ def analyze(
         cross-validation when you have them: the label-issue flag then runs confident learning on them instead of
         the one-run probabilities (k-NN class shares and the softmax over epochs; see
         :mod:`~difficulty_widget.measures.label_issues`). Checked before the pass.
+    input_gradients : VoG's input gradients of the training rows at checkpoints (a ``GradientVariance``, or a
+        recorder / training result that recorded them: ``train_model(..., record_input_gradients=True)``); by
+        default taken from ``logits_per_epoch`` when it recorded them. Checked before the pass.
     hierarchy : a :class:`~difficulty_widget.semantics.Hierarchy` over the classes (e.g. ``WordNetHierarchy``) for
         ``error_semantic_depth``. ``error_similarity_rank`` comes from the model's own last linear layer (class
         templates) whenever it has one.
@@ -225,19 +236,22 @@ def analyze(
     """
     from ..extract import extract
 
+    if input_gradients is None and getattr(logits_per_epoch, "input_gradients", None) is not None:
+        input_gradients = logits_per_epoch  # a recorder or training result that recorded them
     run = prepare_run(
         model, data, test_data, probes=probes, features=features, logits_per_epoch=logits_per_epoch,
         pred_probs=pred_probs, train_split=train_split, max_probe_dim=max_probe_dim, class_names=class_names,
         label_map=label_map, keep_embeddings=keep_embeddings, model_name=model_name, batch_size=batch_size,
         memory_budget=memory_budget, device=device, image_key=image_key, label_key=label_key, precision=precision,
-        progress=progress,
+        input_gradients=input_gradients, progress=progress,
     )  # fmt: skip
     kwargs = {"plan": run.plan, "device": run.device, "num_workers": num_workers, "label_map": run.label_map}
     extractions = [extract(model, part, progress=progress, **kwargs) for part in run.parts]
     structural = _structural_similarity(model, run.plan.n_classes)
     return finish_run(
         run, _concatenate(extractions), structural, logits_per_epoch=logits_per_epoch, pred_probs=pred_probs,
-        hierarchy=hierarchy, provenance=provenance, precision=precision, progress=progress,
+        input_gradients=input_gradients, hierarchy=hierarchy, provenance=provenance, precision=precision,
+        progress=progress,
     )  # fmt: skip
 
 
@@ -285,6 +299,7 @@ def prepare_run(
     image_key: str | None = None,
     label_key: str | None = None,
     precision: str = "auto",
+    input_gradients: Any = None,
     progress: bool = True,
 ) -> PreparedRun:
     """Every check of :func:`analyze` before its pass, on one traced batch, and the plan of the pass (the same
@@ -292,7 +307,14 @@ def prepare_run(
     from ..data.datasets import as_pairs, class_names_of, targets_of
     from ..extract.extraction import pick_device
     from ..extract.plan import first_batch, plan_extraction
-    from ..preflight import check_label_map, check_logits_per_epoch, check_pred_probs, check_targets, plan_classes
+    from ..preflight import (
+        check_input_gradients,
+        check_label_map,
+        check_logits_per_epoch,
+        check_pred_probs,
+        check_targets,
+        plan_classes,
+    )
 
     info: dict[str, Any] = {"model": model_name or type(model).__name__}
     ids = split = wnids = None
@@ -312,6 +334,8 @@ def prepare_run(
         check_logits_per_epoch(logits_per_epoch, n_train)
     if pred_probs is not None:
         check_pred_probs(pred_probs, n_train)
+    if input_gradients is not None:
+        check_input_gradients(input_gradients, n_train)
     check_precision(precision)
 
     dev = pick_device(model, device)
@@ -373,6 +397,7 @@ def finish_run(
     *,
     logits_per_epoch: Any = None,
     pred_probs: Any = None,
+    input_gradients: Any = None,
     hierarchy: Any = None,
     provenance: Mapping[str, Any] | None = None,
     precision: str = "auto",
@@ -405,7 +430,7 @@ def finish_run(
         extraction, class_names=run.class_names, ids=run.ids, split=run.split, wnids=run.wnids, provenance=info,
         depth_probes=depth_probes, features_probe=features_probe, support_mask=run.support_mask,
         logits_per_epoch=logits_per_epoch, pred_probs=pred_probs, pixel_hashes=run.pixel_hashes,
-        structural_similarity=structural, hierarchy=hierarchy, progress=progress,
+        input_gradients=input_gradients, structural_similarity=structural, hierarchy=hierarchy, progress=progress,
         device=None if run.device.type == "cpu" else str(run.device), precision=precision,
         knn_memory_budget=knn_memory_budget, knn_search=knn_search,
     )  # fmt: skip
