@@ -55,6 +55,34 @@ def check_per_epoch(values: Any, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
+def check_correct_per_epoch(values: Any) -> np.ndarray:
+    """(E x N) right/wrong records as booleans: ``bool``, or numbers that are exactly 0 or 1; anything else (0.5, 2,
+    the string 'False') is an error rather than a silent truth value."""
+    arr = check_per_epoch(values, "correct_per_epoch", 2)
+    if arr.dtype == bool:
+        return arr
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"correct_per_epoch must be boolean (or 0/1 numbers), got dtype {arr.dtype}")
+    bad = (arr != 0) & (arr != 1)
+    if bad.any():
+        raise ValueError(
+            f"correct_per_epoch must be boolean (or 0/1 numbers), got {np.count_nonzero(bad)} other values, e.g. "
+            f"{arr[bad].ravel()[0]!r}"
+        )
+    return arr.astype(bool)
+
+
+def _check_threshold(value: Any, name: str) -> float | None:
+    """None, or a finite real number (not a bool)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a finite number or None, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number or None, got {value!r}")
+    return float(value)
+
+
 def _log_probs(logits_per_epoch: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(logits as float64, labels, log-softmax), E x N x C each but the labels, after one validation."""
     z = check_per_epoch(logits_per_epoch, "logits_per_epoch", 3).astype(np.float64)
@@ -95,6 +123,8 @@ def _data_map(
     variability_threshold: float | None = None,
     confidence_threshold: float | None = None,
 ) -> pd.DataFrame:
+    variability_threshold = _check_threshold(variability_threshold, "variability_threshold")
+    confidence_threshold = _check_threshold(confidence_threshold, "confidence_threshold")
     confidence = true_prob.mean(axis=0)
     variability = true_prob.std(axis=0)
     if variability_threshold is None:
@@ -126,7 +156,7 @@ def forgetting_events(correct_per_epoch: Any, *, rank_never_learned: bool = Fals
     above every learned instance's count (at most E // 2): the value of the ``forgetting_events`` column, so that
     sorting by it follows the paper.
     """
-    correct = check_per_epoch(correct_per_epoch, "correct_per_epoch", 2).astype(bool)
+    correct = check_correct_per_epoch(correct_per_epoch)
     forgotten = (correct[:-1] & ~correct[1:]).sum(axis=0).astype(np.int64)
     never = ~correct.any(axis=0)
     if rank_never_learned:
@@ -137,7 +167,7 @@ def forgetting_events(correct_per_epoch: Any, *, rank_never_learned: bool = Fals
 def first_learned(correct_per_epoch: Any) -> np.ndarray:
     """The first epoch at which the instance is predicted correctly (its first learning event, Toneva et al., ICLR
     2019); E when it never is."""
-    correct = check_per_epoch(correct_per_epoch, "correct_per_epoch", 2).astype(bool)
+    correct = check_correct_per_epoch(correct_per_epoch)
     return np.where(correct.any(axis=0), correct.argmax(axis=0), correct.shape[0]).astype(np.int64)
 
 
@@ -145,7 +175,7 @@ def first_forgotten(correct_per_epoch: Any) -> np.ndarray:
     """The first epoch e >= 1 whose record is wrong after a correct record at e - 1 (the first forgetting event,
     Toneva et al., ICLR 2019); E when the instance is never forgotten, and 0 when it is never learned: the paper
     ranks never-learned instances as the most forgettable, and 0 puts them first under "hard = low"."""
-    correct = check_per_epoch(correct_per_epoch, "correct_per_epoch", 2).astype(bool)
+    correct = check_correct_per_epoch(correct_per_epoch)
     events = correct[:-1] & ~correct[1:]  # events[e - 1]: forgotten at epoch e
     first = np.where(events.any(axis=0), events.argmax(axis=0) + 1, correct.shape[0])
     return np.where(correct.any(axis=0), first, 0).astype(np.int64)
@@ -154,13 +184,13 @@ def first_forgotten(correct_per_epoch: Any) -> np.ndarray:
 def unforgettable(correct_per_epoch: Any) -> np.ndarray:
     """Learned at some epoch and never forgotten afterwards (the "unforgettable examples" of Toneva et al., ICLR
     2019); never-learned instances are not unforgettable."""
-    correct = check_per_epoch(correct_per_epoch, "correct_per_epoch", 2).astype(bool)
+    correct = check_correct_per_epoch(correct_per_epoch)
     return correct.any(axis=0) & ~(correct[:-1] & ~correct[1:]).any(axis=0)
 
 
 def iteration_learned(correct_per_epoch: Any) -> tuple[np.ndarray, np.ndarray]:
     """(first epoch from which the instance stays correct, undefined flag); undefined -> E."""
-    correct = check_per_epoch(correct_per_epoch, "correct_per_epoch", 2).astype(bool)
+    correct = check_correct_per_epoch(correct_per_epoch)
     stays = np.logical_and.accumulate(correct[::-1], axis=0)[::-1]  # stays[e]: correct from e to the end
     learned = correct.shape[0] - stays.sum(axis=0)
     return learned.astype(np.int64), ~correct[-1]
