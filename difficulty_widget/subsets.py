@@ -184,18 +184,7 @@ class Subsets(Mapping[str, np.ndarray]):
 
     # ------------------------------------------------------------------ helpers
     def _check_ids(self, ids: Any, name: str) -> np.ndarray:
-        if isinstance(ids, pd.DataFrame):
-            if "id" not in ids.columns:
-                raise ValueError(f"ids for {name!r} is a DataFrame without an 'id' column; it has {list(ids.columns)}")
-            ids = ids["id"]
-        arr = to_numpy(ids)
-        if arr.ndim != 1:
-            raise ValueError(f"ids for {name!r} must be a 1-D sequence of instance ids, got shape {arr.shape}")
-        if arr.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"ids for {name!r} must be integers, got dtype {arr.dtype}")
-        arr = np.unique(arr.astype(np.int64))
+        arr = _id_array(ids, f"ids for {name!r}")
         bad = arr[arr < 0] if self._valid is None else np.setdiff1d(arr, self._valid, assume_unique=True)
         if len(bad):
             expected = "non-negative" if self._valid is None else "among the valid ids"
@@ -219,6 +208,22 @@ class Subsets(Mapping[str, np.ndarray]):
         return ids
 
 
+def _id_array(ids: Any, what: str) -> np.ndarray:
+    """Sorted unique int64 ids from integers or a DataFrame's ``id`` column (``what`` names them in errors)."""
+    if isinstance(ids, pd.DataFrame):
+        if "id" not in ids.columns:
+            raise ValueError(f"{what} is a DataFrame without an 'id' column; it has {list(ids.columns)}")
+        ids = ids["id"]
+    arr = to_numpy(ids)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be a 1-D sequence of instance ids, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{what} must be integers, got dtype {arr.dtype}")
+    return np.unique(arr.astype(np.int64))
+
+
 def relabelling_table(df: pd.DataFrame | Analysis, ids: Any, class_names: Any = None) -> pd.DataFrame:
     """The relabelling worklist of ``ids`` (integers, or a DataFrame with an ``id`` column), one row per id in
     ascending order: ``id``, the given label (``label``, ``label_name``), the suggested label (``suggested_label``,
@@ -238,18 +243,9 @@ def relabelling_table(df: pd.DataFrame | Analysis, ids: Any, class_names: Any = 
         )
     if class_names is None:
         class_names = getattr(df, "class_names", None)
-    if isinstance(ids, pd.DataFrame):
-        if "id" not in ids.columns:
-            raise ValueError(f"ids is a DataFrame without an 'id' column; it has {list(ids.columns)}")
-        ids = ids["id"]
-    wanted = to_numpy(ids)
-    if wanted.ndim != 1:
-        raise ValueError(f"ids must be a 1-D sequence of instance ids, got shape {wanted.shape}")
+    wanted = _id_array(ids, "ids")
     if wanted.size == 0:
         raise ValueError("ids is empty: there is nothing to relabel")
-    if wanted.dtype == bool or not np.issubdtype(wanted.dtype, np.integer):
-        raise ValueError(f"ids must be integers, got dtype {wanted.dtype}")
-    wanted = np.unique(wanted.astype(np.int64))
     if table["id"].duplicated().any():
         raise ValueError("df['id'] must be unique")
     rows = table.set_index("id").reindex(wanted)
