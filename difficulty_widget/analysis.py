@@ -1,8 +1,9 @@
 """The Analysis: one table of per-instance scores, the single input of every view.
 
 ``analysis.df`` has one row per instance: ``id``, ``label``, ``label_name``, ``split``, then score columns
-(``prediction``, ``correct``, ``confidence``, ... and whatever later measures add). Class metadata
-(``class_names``, optional ``wnids``) and provenance (model, dataset, seed, library version) travel with it.
+(``prediction`` with its ``prediction_name``, ``correct``, ``confidence``, ... and whatever later measures add).
+Class metadata (``class_names``, optional ``wnids``) and provenance (model, dataset, seed, library version)
+travel with it.
 ``save``/``load`` write Parquet with that metadata in the schema, atomically (temporary file + rename), with page
 checksums and a sha256 of the whole content, and round-trip exactly: column names (strings or integers), dtypes,
 list cells, categoricals, tables with their index, provenance with its tuples and non-string keys. What a Parquet
@@ -31,6 +32,8 @@ from ._version import __version__
 from .measures import registry
 
 BASE_COLUMNS = ("id", "label", "label_name", "split")
+#: Derived from ``prediction`` and the class names whenever a table has predictions (never stored on its own).
+PREDICTION_NAME = "prediction_name"
 METADATA_KEY = b"difficulty_widget"
 FORMAT_VERSION = 2
 DEFAULT_SPLIT = "all"
@@ -172,7 +175,7 @@ class Analysis:
         clash = [c for c in frame.columns if c in self._df.columns]
         if clash and not overwrite:
             raise ValueError(f"columns {clash} already exist; pass overwrite=True to replace them")
-        protected = [c for c in frame.columns if c in BASE_COLUMNS]
+        protected = [c for c in frame.columns if c in (*BASE_COLUMNS, PREDICTION_NAME)]
         if protected:
             raise ValueError(f"columns {protected} are the analysis's own and cannot be replaced")
         updated = self._df.copy()
@@ -443,7 +446,11 @@ def _normalise_frame(df: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
     frame["split"] = pd.Categorical(split, categories=sorted(set(split.tolist())))
     for value in frame["split"].cat.categories:
         _check_text(value, "df['split'] value")
-    rest = [c for c in frame.columns if not (isinstance(c, str) and c in BASE_COLUMNS)]
+    derived = (*BASE_COLUMNS, PREDICTION_NAME) if "prediction" in frame.columns else BASE_COLUMNS
+    rest = [c for c in frame.columns if not (isinstance(c, str) and c in derived)]
+    if "prediction" in frame.columns:  # the predicted class's name, derived like label_name, right after it
+        frame[PREDICTION_NAME] = pd.Categorical.from_codes(frame["prediction"].to_numpy(), categories=class_names)
+        rest.insert(rest.index("prediction") + 1, PREDICTION_NAME)
     return _normalise_columns(frame[[*BASE_COLUMNS, *rest]], "df")
 
 

@@ -135,3 +135,18 @@ def test_hardest_uses_the_direction_of_each_measure(analysis):
     per_class = analysis.per_class_accuracy()
     for c in range(3):
         assert per_class["accuracy"][c] == pytest.approx(df.loc[df["label"] == c, "correct"].mean())
+
+
+def test_prediction_name_follows_the_predictions(tmp_path):
+    frame = pd.DataFrame({"id": [5, 6, 7], "label": [0, 1, 2], "prediction": [2, 1, 0], "loss": [0.1, 0.2, 0.3]})
+    analysis = Analysis.from_dataframe(frame, class_names=["cat", "dog", "owl"])
+    assert list(analysis.df.columns)[4:] == ["prediction", "prediction_name", "loss", "correct"]
+    assert analysis.df["prediction_name"].tolist() == ["owl", "dog", "cat"]
+    assert list(analysis.df["prediction_name"].cat.categories) == ["cat", "dog", "owl"]
+    analysis.add_columns({"prediction": [1, 1, 1]}, overwrite=True)
+    assert analysis.df["prediction_name"].tolist() == ["dog", "dog", "dog"]
+    with pytest.raises(ValueError, match="prediction_name"):
+        analysis.add_columns({"prediction_name": ["a", "b", "c"]}, overwrite=True)
+    loaded = Analysis.load(analysis.save(tmp_path / "a.parquet"))
+    pd.testing.assert_frame_equal(loaded.df, analysis.df)
+    assert "prediction_name" not in Analysis.from_dataframe(frame.drop(columns=["prediction"])).df.columns

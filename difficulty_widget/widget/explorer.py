@@ -290,9 +290,9 @@ class Explorer(anywidget.AnyWidget):
             raise ValueError(f"analysis must be an Analysis or a DataFrame, got {type(analysis).__name__}")
         self.analysis = analysis
         df = analysis.df
-        if PATTERN_COLUMN not in df.columns and pattern_lib.available_patterns(df):
+        if PATTERN_COLUMN not in df.columns and pattern_lib.available_patterns(analysis):
             # what the charts see: the table plus each row's named pattern, to colour by (color="pattern")
-            df = df.assign(**{PATTERN_COLUMN: pattern_lib.pattern_labels(df)})
+            df = df.assign(**{PATTERN_COLUMN: pattern_lib.pattern_labels(analysis)})
         self._frame = df
         self._ids = df["id"].to_numpy(dtype=np.int64)
         self._order = np.argsort(self._ids, kind="stable")
@@ -353,8 +353,8 @@ class Explorer(anywidget.AnyWidget):
             views=chosen_views,
             _subset_names=list(self.subsets),
             _pattern_names=[
-                {"name": name, "description": pattern_lib.PATTERNS[name].description}
-                for name in pattern_lib.available_patterns(analysis.df)
+                {"name": name, "description": pattern_lib.pattern_description(analysis, name)}
+                for name in pattern_lib.available_patterns(analysis)
             ],
         )
         self._specs = self._build_specs()
@@ -431,7 +431,7 @@ class Explorer(anywidget.AnyWidget):
         ``difficulty_widget.patterns.pattern_query(explorer.analysis, name)``: edit it and pass it to ``select``.
         Some patterns also set the gallery's order (:data:`PATTERN_SORT`: ``"conflicting duplicates"`` sorts by
         ``duplicate_group``, so that the images of a group sit side by side)."""
-        self.selection = pattern_lib.select_pattern(self.analysis.df, name)
+        self.selection = pattern_lib.select_pattern(self.analysis, name)
         order = PATTERN_SORT.get(name)
         if order is not None and order in {c["name"] for c in self._score_columns}:
             self.sort_by = order
@@ -439,7 +439,7 @@ class Explorer(anywidget.AnyWidget):
     @property
     def available_patterns(self) -> list[str]:
         """The named patterns whose measures this table has."""
-        return pattern_lib.available_patterns(self.analysis.df)
+        return pattern_lib.available_patterns(self.analysis)
 
     def save_subset(self, name: str, ids: Any = None, *, overwrite: bool = False) -> np.ndarray:
         """Save the current selection (or ``ids``) as subset ``name`` in :attr:`subsets`; it is also written to

@@ -16,7 +16,7 @@ def table_columns(df: pd.DataFrame) -> list[str]:
     """The columns the views use: id, label, split, and every numeric, boolean or categorical column."""
     keep = ["id", "label", "split"]
     for column in df.columns:
-        if column in keep or column == "label_name":
+        if column in keep or column in ("label_name", "prediction_name"):  # the browser derives the names
             continue
         dtype = df[column].dtype
         numeric = pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)
