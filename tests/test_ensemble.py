@@ -289,3 +289,110 @@ def test_the_analysis_stores_and_sorts_the_dichotomy(tmp_path):
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------------------------- shuffle null
+def brute_force_null(correct, subset, seed, stream, n_shuffles, conditioned_after=False):
+    """The documented seed stream replayed with loops: per shuffle, row m -> row[rng.permutation(n)], rows in order;
+    kappa of every pair counted one instance at a time (``kappa_from_table``). ``conditioned_after``: keep only the
+    instances that are decisive in the shuffled rows (the selection null)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[stream])
+    rows = [np.asarray(r)[subset] for r in correct]
+    draws = {pair: [] for pair in itertools.combinations(range(len(rows)), 2)}
+    for _ in range(n_shuffles):
+        shuffled = [r[rng.permutation(len(r))] for r in rows]
+        keep = [0 < sum(int(r[n]) for r in shuffled) < len(rows) for n in range(len(rows[0]))]
+        for i, j in draws:
+            a, b = shuffled[i], shuffled[j]
+            if conditioned_after:
+                a, b = a[np.array(keep)], b[np.array(keep)]
+            draws[(i, j)].append(kappa_from_table(a, b))
+    return draws
+
+
+def test_shuffle_null_equals_the_loop_over_the_seed_stream():
+    rng = np.random.default_rng(10)
+    correct = correlated_models(rng, n_models=3, n=120)
+    report = error_consistency_report(correct, names=list("abc"), n_shuffles=60, seed=5, level=0.9)
+    decisive = (correct.sum(axis=0) > 0) & (correct.sum(axis=0) < 3)
+    everything = np.ones(120, dtype=bool)
+    expected = {
+        "all": brute_force_null(correct, everything, 5, 0, 60),
+        "decisive": brute_force_null(correct, decisive, 5, 1, 60),
+    }
+    selection = brute_force_null(correct, everything, 5, 0, 60, conditioned_after=True)
+    assert len(report.pairs) == 6 and report.n_shuffles == 60 and report.level == 0.9
+    for row in report.pairs.itertuples():
+        i, j = "abc".index(row.model_a), "abc".index(row.model_b)
+        subset = decisive if row.conditioning == "decisive" else everything
+        kappa = kappa_from_table(correct[i][subset], correct[j][subset])
+        draws = np.array(expected[row.conditioning][(i, j)])
+        assert row.n_instances == subset.sum()
+        assert row.kappa == pytest.approx(kappa, abs=1e-12)
+        assert row.null_mean == pytest.approx(draws.mean(), abs=1e-12)
+        assert row.null_high == pytest.approx(np.quantile(draws, 0.9), abs=1e-12)
+        assert row.p_value == pytest.approx((1 + np.sum(draws >= kappa - 1e-12)) / 61, abs=1e-12)
+        assert row.kappa_minus_null == pytest.approx(kappa - draws.mean(), abs=1e-12)
+        chosen = selection[(i, j)] if row.conditioning == "decisive" else draws
+        assert row.selection_null_mean == pytest.approx(np.mean(chosen), abs=1e-12)
+
+
+def test_shuffle_null_of_identical_and_of_independent_models():
+    # two identical models at accuracy 1/2: kappa 1, while shuffled copies agree by chance only (null ~ 0)
+    same = np.arange(2000) % 2 == 0
+    report = error_consistency_report(np.stack([same, same]), n_shuffles=300, seed=1)
+    row = report.pairs.set_index("conditioning").loc["all"]
+    assert row.kappa == 1.0 and abs(row.null_mean) < 0.01 and row.null_high < 0.06
+    assert row.p_value == pytest.approx(1 / 301) and row.kappa_minus_null > 0.98
+    # the exact null: a ~ hypergeometric(n, k1, k2) and kappa is linear in a, so its mean is 0 and its 95th
+    # percentile is the hypergeometric one mapped through kappa = 2 (a n - k1 k2) / (k1 (n - k2) + k2 (n - k1))
+    from scipy.stats import hypergeom
+
+    rng = np.random.default_rng(2)
+    a, b = rng.random((2, 3000)) < np.array([[0.8], [0.6]])
+    report = error_consistency_report(np.stack([a, b]), n_shuffles=2000, seed=3)
+    row = report.pairs.set_index("conditioning").loc["all"]
+    n, k1, k2 = 3000, int(a.sum()), int(b.sum())
+    denominator = k1 * (n - k2) + k2 * (n - k1)
+    sd = 2 * n * hypergeom(n, k1, k2).std() / denominator
+    assert abs(row.null_mean) < 4 * sd / np.sqrt(2000)
+    high = 2 * (hypergeom(n, k1, k2).ppf(0.95) * n - k1 * k2) / denominator
+    assert row.null_high == pytest.approx(high, abs=0.3 * sd)
+    assert abs(row.kappa - row.null_mean) < 4 * sd  # independent models: kappa is a draw from the null
+    assert 0.0 < row.p_value <= 1.0
+
+
+def test_selection_null_of_two_models_is_minus_2bc_over_b2_plus_c2():
+    # with two models the decisive instances are those where exactly one is right (b of them for the first,
+    # c for the second): kappa there is -2 b c / (b^2 + c^2), for the models and for any shuffle of them
+    rng = np.random.default_rng(4)
+    a, b = rng.random((2, 4000)) < 0.5
+    report = error_consistency_report(np.stack([a, b]), n_shuffles=200, seed=0)
+    row = report.pairs.set_index("conditioning").loc["decisive"]
+    only_a, only_b = np.sum(a & ~b), np.sum(~a & b)
+    assert row.kappa == pytest.approx(-2 * only_a * only_b / (only_a**2 + only_b**2), abs=1e-12)
+    assert -1.0 <= row.selection_null_mean < -0.99  # b ~ c for independent balanced models
+    # within the decisive instances every shuffle keeps b + c ones in each row: the null's mean is 0 instead
+    assert abs(row.null_mean) < 0.02
+
+
+def test_report_summary_and_null_free_report():
+    rng = np.random.default_rng(11)
+    correct = correlated_models(rng, n_models=4, n=400)
+    report = error_consistency_report(correct, n_shuffles=50)
+    summary = report.summary()
+    decisive_rows = report.pairs[report.pairs["conditioning"] == "decisive"]
+    assert summary.loc["decisive", "mean_null"] == pytest.approx(decisive_rows["null_mean"].mean())
+    assert summary.loc["decisive", "mean_kappa_minus_null"] == pytest.approx(
+        decisive_rows["kappa"].mean() - decisive_rows["null_mean"].mean()
+    )
+    assert (report.pairs.loc[report.pairs["conditioning"] == "all", "kappa_minus_null"] > 0).all()  # shared difficulty
+    bare = error_consistency_report(correct, n_shuffles=0)
+    assert bare.pairs[["null_mean", "null_high", "p_value", "selection_null_mean"]].isna().all().all()
+    assert bare.pairs["kappa"].equals(report.pairs["kappa"])
+    assert error_consistency_report(correct, n_shuffles=50).pairs.equals(report.pairs)  # seeded
+    assert not error_consistency_report(correct, n_shuffles=50, seed=1).pairs.equals(report.pairs)
+    with pytest.raises(ValueError, match="n_shuffles must be a non-negative integer"):
+        error_consistency_report(correct, n_shuffles=-1)
+    with pytest.raises(ValueError, match="level must be a number strictly between"):
+        error_consistency_report(correct, level=1.5)

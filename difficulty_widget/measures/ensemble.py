@@ -11,7 +11,10 @@ Input: ``correct`` (M x N), one row per model, True where model m classifies ins
   with p_i the accuracies, kappa = (c_obs - c_exp) / (1 - c_exp);
 - ``error_consistency_matrix`` / ``error_consistency_report``: the M x M matrix, on all instances and on the
   decisive ones only (Meding et al. 2022: trivial and impossible instances inflate the consistency
-  of every pair, since on them all models agree by construction);
+  of every pair, since on them all models agree by construction); the report sets each pair's kappa against a
+  shuffle null (each model's vector permuted independently within the instances compared, which keeps the
+  accuracies: its mean is 0, its spread is what chance gives) and, on decisive instances, against the selection
+  null (independent models conditioned the same way, which is negative);
 - ``kappa_bootstrap_ci``: a seeded percentile bootstrap interval for kappa over instances (as recommended by
   Klein, Meyen, Brendel, Wichmann, Meding, "Quantifying uncertainty in error consistency", arXiv 2507.06645, 2025).
 
@@ -36,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._validation import check_positive_int, to_numpy
+from .._validation import check_non_negative_int, check_positive_int, to_numpy
 from .registry import Measure, register
 
 DICHOTOMY_CATEGORIES = ("impossible", "decisive", "trivial")  # hardest first: the order of "hard = low"
@@ -252,21 +255,33 @@ def _kappa_matrix(right: np.ndarray, undefined: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ErrorConsistencyReport:
-    """Error consistency of M models on all instances and on the decisive ones only.
+    """Error consistency of M models on all instances and on the decisive ones, each against a shuffle null.
 
     Attributes
     ----------
     all_instances : M x M kappa on all N instances.
     decisive : M x M kappa on the decisive instances (NaN everywhere when there are none).
     dichotomy : the trivial / decisive / impossible split the decisive matrix is based on.
+    pairs : one row per model pair (i < j) and conditioning (``"all"``, then ``"decisive"``), with the columns
+        ``conditioning``, ``model_a``, ``model_b``, ``n_instances``, ``kappa``, ``null_mean``, ``null_high`` (the
+        ``level`` quantile of the null), ``p_value`` ((1 + #{null >= kappa}) / (1 + n_shuffles)),
+        ``kappa_minus_null`` (= kappa - null_mean) and ``selection_null_mean`` (see
+        :func:`error_consistency_report`). The null columns are NaN when ``n_shuffles`` is 0.
+    n_shuffles : number of shuffles behind the null columns.
+    level : the quantile reported as ``null_high``.
     """
 
     all_instances: pd.DataFrame
     decisive: pd.DataFrame
     dichotomy: DichotomyResult
+    pairs: pd.DataFrame
+    n_shuffles: int
+    level: float
 
     def summary(self) -> pd.DataFrame:
-        """Number of instances and mean / min / max off-diagonal kappa, on all and on decisive instances."""
+        """Per conditioning: number of instances, mean / min / max off-diagonal kappa, and the pairs' mean null
+        (``mean_null``), mean ``level`` quantile of the null (``mean_null_high``), mean kappa - null
+        (``mean_kappa_minus_null``) and mean selection null (``mean_selection_null``)."""
         rows = {}
         for key, matrix, n in (
             ("all", self.all_instances, len(self.dichotomy.per_instance)),
@@ -275,35 +290,172 @@ class ErrorConsistencyReport:
             values = matrix.to_numpy()
             off = values[~np.eye(len(values), dtype=bool)]
             finite = off[np.isfinite(off)]
+            pairs = self.pairs[self.pairs["conditioning"] == key]
             rows[key] = {
                 "n_instances": n,
                 "mean_kappa": float(finite.mean()) if finite.size else np.nan,
                 "min_kappa": float(finite.min()) if finite.size else np.nan,
                 "max_kappa": float(finite.max()) if finite.size else np.nan,
+                "mean_null": _nanmean(pairs["null_mean"]),
+                "mean_null_high": _nanmean(pairs["null_high"]),
+                "mean_kappa_minus_null": _nanmean(pairs["kappa_minus_null"]),
+                "mean_selection_null": _nanmean(pairs["selection_null_mean"]),
             }
         return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def error_consistency_report(correct: Any, names: Any = None, *, undefined: float = 1.0) -> ErrorConsistencyReport:
-    """The kappa matrix on all instances and on the decisive instances only, with the dichotomy, in one call.
+def _nanmean(values: Any) -> float:
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if arr.size else np.nan
 
-    Trivial and impossible instances are ones on which all models agree, so they raise every pair's c_obs;
-    Meding et al. (ICLR 2022) show that removing them changes which models look alike. Compare
-    ``report.all_instances`` with ``report.decisive``, or ``report.summary()``.
+
+PAIR_COLUMNS = (
+    "conditioning",
+    "model_a",
+    "model_b",
+    "n_instances",
+    "kappa",
+    "null_mean",
+    "null_high",
+    "p_value",
+    "kappa_minus_null",
+    "selection_null_mean",
+)
+
+
+def _shuffle(right: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each row permuted independently: row m is ``right[m][rng.permutation(N)]``, rows in order."""
+    n = right.shape[1]
+    return np.stack([row[rng.permutation(n)] for row in right])
+
+
+def _decisive_kappa(right: np.ndarray, undefined: float) -> np.ndarray:
+    """M x M kappa on the instances that are decisive in ``right`` itself (NaN when there are none)."""
+    k = right.sum(axis=0)
+    keep = (k > 0) & (k < right.shape[0])
+    if not keep.any():
+        return np.full((right.shape[0], right.shape[0]), np.nan)
+    return _kappa_matrix(right[:, keep], undefined)
+
+
+def error_consistency_report(
+    correct: Any,
+    names: Any = None,
+    *,
+    n_shuffles: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+    undefined: float = 1.0,
+) -> ErrorConsistencyReport:
+    """Kappa of every model pair on all and on decisive instances, each against a shuffle null, in one call.
+
+    Error consistency (Geirhos, Meding, Wichmann, NeurIPS 2020) of models i and j on a set S of n instances is
+    kappa = (c_obs - c_exp) / (1 - c_exp) with c_obs the share of S where both are right or both wrong and
+    c_exp = p_i p_j + (1 - p_i)(1 - p_j) from their accuracies on S. Trivial and impossible instances are ones
+    on which all models agree, so they raise every pair's c_obs; Meding, Buschoff, Geirhos, Wichmann (ICLR 2022)
+    therefore compare models on the decisive instances only. Two conditionings: S = all instances, and
+    S = decisive instances (0 < k_n < M models right).
+
+    **Shuffle null.** For each conditioning, each model's right/wrong vector is permuted independently within S
+    (so each model's accuracy on S is kept and every dependence between models is removed), kappa is recomputed,
+    and this is repeated ``n_shuffles`` times: ``null_mean``, ``null_high`` (its ``level`` quantile),
+    ``p_value`` = (1 + #{null >= kappa}) / (1 + n_shuffles) (Phipson & Smyth 2010) and
+    ``kappa_minus_null`` = kappa - null_mean. Under this null the number of instances both models get right is
+    hypergeometric with mean k_i k_j / n, and kappa = 2 (a n - k_i k_j) / (k_i (n - k_j) + k_j (n - k_i)) is
+    linear in it, so the null's *mean is exactly 0*: the shuffled mean shows only simulation noise; its
+    spread (``null_high``) says how large a kappa chance alone gives at this n and these accuracies.
+
+    **Selection null** (``selection_null_mean``, decisive rows): the vectors are shuffled over *all* instances and
+    kappa is taken on the decisive instances *of the shuffled data*, i.e. what independent models of these
+    accuracies give after the same conditioning. Conditioning on 0 < k_n < M removes the instances on which all
+    agree, so it is negative (-2 b c / (b^2 + c^2), near -1, for two models). For the "all" rows it equals
+    ``null_mean`` (the same shuffles).
+
+    Parameters
+    ----------
+    correct : array-like of bool (or 0/1), shape (M, N)
+    names : optional M model names (default ``model_0``, ``model_1``, ...).
+    n_shuffles : shuffles per conditioning (0: no null, the null columns are NaN). Cost: 2 n_shuffles M
+        permutations of N and as many M x M Gram matrices.
+    seed : seed of the shuffles. Shuffle s permutes row m as ``row[rng.permutation(n)]``, rows in order, then
+        shuffles in order, with ``rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[c])``,
+        c = 0 for all instances (and the selection null), c = 1 for the decisive instances.
+    level : quantile of the null reported as ``null_high``, in (0, 1).
+    undefined : kappa of a pair with c_exp = 1 (see :func:`error_consistency`).
+
+    Returns
+    -------
+    ErrorConsistencyReport: the two M x M matrices, the dichotomy, the per-pair table ``pairs`` and ``summary()``.
     """
     right = check_correct(correct)
     labels = _check_names(names, right.shape[0])
+    n_shuffles = check_non_negative_int(n_shuffles, "n_shuffles")
+    level = _check_level(level)
+    undefined = float(undefined)
     split = dichotomy(right)
     decisive = split.decisive
+    m = right.shape[0]
+    all_matrix = _kappa_matrix(right, undefined)
+    decisive_matrix = _kappa_matrix(right[:, decisive], undefined) if decisive.any() else np.full((m, m), np.nan)
+
+    i, j = np.triu_indices(m, k=1)
+    rng_all, rng_decisive = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    null_all = np.full((n_shuffles, i.size), np.nan)
+    selection = np.full((n_shuffles, i.size), np.nan)
+    null_decisive = np.full((n_shuffles, i.size), np.nan)
+    for s in range(n_shuffles):
+        shuffled = _shuffle(right, rng_all)
+        null_all[s] = _kappa_matrix(shuffled, undefined)[i, j]
+        selection[s] = _decisive_kappa(shuffled, undefined)[i, j]
     if decisive.any():
-        decisive_matrix = _kappa_matrix(right[:, decisive], float(undefined))
-    else:
-        decisive_matrix = np.full((len(labels), len(labels)), np.nan)
+        for s in range(n_shuffles):
+            null_decisive[s] = _kappa_matrix(_shuffle(right[:, decisive], rng_decisive), undefined)[i, j]
+
+    frames = []
+    for key, matrix, n, null, selected in (
+        ("all", all_matrix, right.shape[1], null_all, null_all),
+        ("decisive", decisive_matrix, int(decisive.sum()), null_decisive, selection),
+    ):
+        kappa = matrix[i, j]
+        frame = pd.DataFrame(
+            {
+                "conditioning": key,
+                "model_a": [labels[x] for x in i],
+                "model_b": [labels[x] for x in j],
+                "n_instances": np.full(i.size, n, dtype=np.int64),
+                "kappa": kappa,
+            }
+        )
+        frame = pd.concat([frame, _null_columns(kappa, null, selected, level)], axis=1)
+        frames.append(frame)
+    pairs = pd.concat(frames, ignore_index=True)[list(PAIR_COLUMNS)]
     return ErrorConsistencyReport(
-        all_instances=pd.DataFrame(_kappa_matrix(right, float(undefined)), index=labels, columns=labels),
+        all_instances=pd.DataFrame(all_matrix, index=labels, columns=labels),
         decisive=pd.DataFrame(decisive_matrix, index=labels, columns=labels),
         dichotomy=split,
+        pairs=pairs,
+        n_shuffles=n_shuffles,
+        level=level,
     )
+
+
+def _null_columns(kappa: np.ndarray, null: np.ndarray, selection: np.ndarray, level: float) -> pd.DataFrame:
+    """Mean, ``level`` quantile and permutation p-value of the null draws (shuffles x pairs) of each pair."""
+    n_pairs = kappa.size
+    out = {name: np.full(n_pairs, np.nan) for name in ("null_mean", "null_high", "p_value", "selection_null_mean")}
+    for p in range(n_pairs):
+        draws = null[:, p][np.isfinite(null[:, p])]
+        if draws.size and np.isfinite(kappa[p]):
+            out["null_mean"][p] = draws.mean()
+            out["null_high"][p] = np.quantile(draws, level)
+            out["p_value"][p] = (1 + np.sum(draws >= kappa[p])) / (1 + draws.size)
+        chosen = selection[:, p][np.isfinite(selection[:, p])]
+        if chosen.size:
+            out["selection_null_mean"][p] = chosen.mean()
+    frame = pd.DataFrame(out)
+    frame.insert(3, "kappa_minus_null", kappa - frame["null_mean"].to_numpy())
+    return frame
 
 
 class BootstrapInterval(NamedTuple):
