@@ -285,6 +285,30 @@ def test_grouping_a_functional_matrix_follows_the_confusions(method):
     assert (groups[:, None] == groups[None, :]).tolist() == (truth[:, None] == truth[None, :]).tolist()
 
 
+def test_affinity_propagation_that_oscillates_is_run_again_with_more_damping():
+    """Tied similarities (three levels only, like Wu-Palmer in a hierarchy) make affinity propagation oscillate at
+    scikit-learn's defaults; group_classes then runs it with damping 0.9 and gives its partition, with no warning."""
+    import warnings
+
+    from sklearn.cluster import AffinityPropagation
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(0)
+    levels = rng.integers(0, 3, (12, 12)).astype(float)
+    s = (levels + levels.T) / 2
+    np.fill_diagonal(s, 3.0)
+    norm = (s - s.min()) / np.ptp(s)
+    with pytest.warns(ConvergenceWarning):  # the case is real: the defaults do not converge
+        AffinityPropagation(affinity="precomputed", random_state=0).fit(norm)
+    damped = AffinityPropagation(affinity="precomputed", random_state=0, damping=0.9, max_iter=1000).fit(norm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        groups = group_classes(s, "affinity", seed=0)
+    assert (groups[:, None] == groups[None, :]).tolist() == (
+        damped.labels_[:, None] == damped.labels_[None, :]
+    ).tolist()
+
+
 def test_noise_classes_form_one_group_or_singletons():
     s, _ = planted_blocks(1)
     big = np.full((26, 26), -0.5)  # classes 24 and 25 are far from every block and from each other

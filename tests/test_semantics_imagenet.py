@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def study(wordnet_dir, semantics_cache):
-    return study_efficientnet_lite0(ceiling=False, wordnet_dir=wordnet_dir, cache_dir=semantics_cache)
+    return study_efficientnet_lite0(ceiling=False, wordnet_dir=wordnet_dir, cache_dir=semantics_cache, progress=False)
 
 
 def test_templates_are_the_pretrained_classifier_in_the_standard_class_order():

@@ -8,7 +8,10 @@ code (``compute_stats``: ``partition_graph``, ``create_cluster_msts``, ``wup_sim
    OPTICS and HDBSCAN leave "noise" classes (label -1); as in the authors' code they form one more group
    (``noise="group"``), or each its own (``noise="singletons"``). One departure: our Louvain graph has no
    self-loops; the authors' kept the diagonal as self-loops of weight 1, which on a functional matrix (small
-   off-diagonal confusion rates) makes every class a community of its own;
+   off-diagonal confusion rates) makes every class a community of its own. Another: where affinity propagation
+   does not converge at scikit-learn's defaults (tied similarities, as in WordNet's Wu-Palmer matrix of the 1000
+   ImageNet classes), it runs once more with damping 0.9 and 1000 iterations instead of returning a degenerate
+   partition with a ConvergenceWarning;
 3. inside each group, the maximum spanning tree of the complete graph weighted by the similarity;
 4. for every tree edge (a, b): the lowest common ancestor in the hierarchy and its depth (root = 1; WordNet:
    ``max_depth() + 1`` of the lowest common hypernym), and the Wu-Palmer similarity of a and b;
@@ -71,11 +74,7 @@ def group_classes(similarity: Any, method: str = "affinity", seed: int = 0, nois
     norm = normalise_similarity(similarity)
     n = len(norm)
     if method == "affinity":
-        from sklearn.cluster import AffinityPropagation
-
-        labels = AffinityPropagation(affinity="precomputed", random_state=seed).fit_predict(norm)
-        if (labels < 0).all():  # did not converge: sklearn labels everything -1; say so rather than guess
-            raise ValueError("similarity: affinity propagation did not converge; try another grouping")
+        labels = _affinity_propagation(norm, seed)
     elif method == "louvain":
         import networkx as nx
         from networkx.algorithms.community import louvain_communities
@@ -101,6 +100,28 @@ def group_classes(similarity: Any, method: str = "affinity", seed: int = 0, nois
         if noise == "singletons":
             labels = np.where(labels < 0, labels.max(initial=-1) + 1 + np.arange(n), labels)
     return _first_appearance(labels)
+
+
+def _affinity_propagation(norm: np.ndarray, seed: int) -> np.ndarray:
+    """Affinity propagation at scikit-learn's defaults (damping 0.5, 200 iterations); when that does not converge
+    (tied similarities make the messages oscillate: WordNet's 1000-class Wu-Palmer matrix does), once more with
+    damping 0.9 and 1000 iterations, scikit-learn's advice for oscillations. No ConvergenceWarning escapes: a run
+    that converges in neither gives a ValueError."""
+    import warnings
+
+    from sklearn.cluster import AffinityPropagation
+    from sklearn.exceptions import ConvergenceWarning
+
+    for options in ({}, {"damping": 0.9, "max_iter": 1000}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            try:
+                labels = AffinityPropagation(affinity="precomputed", random_state=seed, **options).fit_predict(norm)
+            except ConvergenceWarning:
+                continue
+        if not (labels < 0).all():
+            return labels
+    raise ValueError("similarity: affinity propagation did not converge (also with damping 0.9); try another grouping")
 
 
 def maximum_spanning_tree(weights: Any) -> np.ndarray:
