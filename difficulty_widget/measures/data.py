@@ -81,7 +81,8 @@ def _centroid_distance(x: np.ndarray, y: np.ndarray, support_x: np.ndarray, supp
 def class_frequency(labels: Any) -> np.ndarray:
     """Share of all instances that carry each instance's label."""
     y = check_labels(labels)
-    return np.bincount(y)[y] / len(y)
+    _, codes, counts = np.unique(y, return_inverse=True, return_counts=True)  # sized by the classes present
+    return counts[codes.ravel()] / len(y)
 
 
 def data_scores(
@@ -109,7 +110,12 @@ def data_scores(
     k = min(k, len(support_x) - 1)
     if k < 1:
         raise ValueError("data scores need at least two support (training) rows")
-    frequency = np.bincount(support_y, minlength=int(y.max()) + 1) / len(support_y)
+    support_classes, support_counts = np.unique(support_y, return_counts=True)  # sized by the classes present
+
+    def frequency_of(query_y: np.ndarray) -> np.ndarray:
+        at = np.minimum(np.searchsorted(support_classes, query_y), len(support_classes) - 1)
+        return np.where(support_classes[at] == query_y, support_counts[at], 0) / len(support_y)
+
     parts = []
     for query_rows, exclude_self in ((rows.support, True), (rows.others, False)):
         if query_rows.size:
@@ -131,7 +137,7 @@ def data_scores(
                     "knn_agreement": _agreement(query_y, support_y, nn),
                     "centroid_distance": _centroid_distance(query_x, query_y, support_x, support_y),
                     "local_density": _density(nn),
-                    "class_frequency": frequency[query_y],
+                    "class_frequency": frequency_of(query_y),
                 }
             )
             parts.append((frame, query_rows))

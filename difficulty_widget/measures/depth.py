@@ -126,7 +126,12 @@ def prediction_depth(
     labels = check_labels(support_labels, n=n_s, name="support_labels")
     preds = check_labels(predictions, n=n_q, name="predictions")
     own = None if query_labels is None else check_labels(query_labels, n=n_q, name="query_labels")
-    n_classes = int(max(labels.max(), preds.max(), -1 if own is None else own.max())) + 1
+    # votes count the classes that occur, coded 0..C-1 in sorted order (so a tie still goes to the smaller label):
+    # the counts' size follows the data, not the largest label value
+    classes = np.unique(np.concatenate([labels, preds, np.empty(0, np.int64) if own is None else own]))
+    n_classes = len(classes)
+    labels_code = np.searchsorted(classes, labels)
+    own_code = None if own is None else np.searchsorted(classes, own)
     votes = np.empty((n_q, len(queries)), dtype=np.int64)
     agreement = None if own is None else np.empty((n_q, len(queries)), dtype=np.float32)
     fallback_rows, widened_rows, precisions, rechecked_rows, first_rows = [], [], [], [], []
@@ -149,10 +154,11 @@ def prediction_depth(
         precisions.append(nn.precision)
         rechecked_rows.append(nn.rechecked_rows)
         first_rows.append(nn.first_rows)
-        votes[:, layer], counts = _vote(labels, nn, queries[layer], supports[layer], n_classes)
+        vote_codes, counts = _vote(labels_code, nn, queries[layer], supports[layer], n_classes)
+        votes[:, layer] = classes[vote_codes]
         if agreement is not None:
             # the neighbours' count of the query's own class, read from the vote's class counts
-            agreement[:, layer] = counts[np.arange(n_q), own] / k
+            agreement[:, layer] = counts[np.arange(n_q), own_code] / k
     depth, undetermined = depth_from_votes(votes, preds)
     return DepthResult(
         depth=depth, votes=votes, undetermined=undetermined, vote_matches=votes == preds[:, None],

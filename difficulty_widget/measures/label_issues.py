@@ -274,6 +274,11 @@ def label_issue_scores(
             check_labels(y, n_classes=z.shape[2])
             soft = mean_softmax(z)
         n_classes = int(y_all.max()) + 1 if soft is None else soft.shape[1]
+        if n_classes > len(y_all):  # the class-probability rows would be longer than the data is large
+            raise ValueError(
+                f"labels go up to {n_classes - 1} for {len(y_all)} rows: code the classes 0..C-1 "
+                "(or pass pred_probs with one column per class)"
+            )
         support_x = rows.take(x, rows.support)
         k = min(k, len(support_x) - 1)
         if k < 1:
@@ -356,6 +361,8 @@ def label_issue_summary(
         raise ValueError(f"suggested_label has {len(suggested_series)} rows, expected {len(y)}")
     suggested = suggested_series.to_numpy(dtype=np.float64, na_value=-1).astype(np.int64)
     c = int(max(y.max(), suggested.max()) + 1) if n_classes is None else int(n_classes)
+    if n_classes is None and class_names is None and c > len(y):
+        raise ValueError(f"labels go up to {c - 1} for {len(y)} rows: code the classes 0..C-1 or pass class_names")
     names = [str(i) for i in range(c)] if class_names is None else [str(name) for name in class_names]
     if len(names) != c:
         raise ValueError(f"class_names has {len(names)} names, expected {c}")

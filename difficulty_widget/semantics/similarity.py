@@ -21,6 +21,7 @@ from .templates import check_templates
 def structural_similarity(templates: Any) -> np.ndarray:
     """Cosine similarity of the class templates (rows of ``templates``): C x C, symmetric, diagonal exactly 1."""
     w = check_templates(templates)
+    w = w / np.abs(w).max(axis=1, keepdims=True)  # each row's largest entry 1 first: no overflow in the norm (1e200)
     unit = w / np.linalg.norm(w, axis=1, keepdims=True)
     sim = unit @ unit.T
     sim = np.clip((sim + sim.T) / 2, -1.0, 1.0)
