@@ -84,3 +84,23 @@ def test_structural_similarity_of_huge_templates_is_their_cosine():
 def test_summaries_refuse_labels_far_beyond_the_rows(call):
     with pytest.raises(ValueError, match=r"label'?\]? go(es)? up to 1099511627776|labels go up to 1099511627776"):
         call(np.array([0, BIG]))
+
+
+def test_label_issue_scores_refuse_a_label_whose_class_shares_cannot_fit():
+    from difficulty_widget.measures.label_issues import label_issue_scores
+
+    x = np.random.default_rng(3).normal(size=(6, 2))
+    with pytest.raises(ValueError, match="labels go up to 1099511627776"):
+        label_issue_scores(x, np.array([0, 1, 0, 1, 0, BIG]))
+
+
+def test_more_classes_than_rows_is_fine():
+    """ImageNet's 1000 classes on 24 images (a real case, tests/test_real_models.py): no size rule may refuse it."""
+    from difficulty_widget.measures.label_issues import label_issue_scores
+
+    y = np.arange(24) * 41  # labels up to 943
+    x = np.random.default_rng(4).normal(size=(24, 3))
+    scores = label_issue_scores(x, y, k=3)
+    assert len(scores) == 24 and scores["suggested_label"].isin(y).all()
+    summary = label_issue_summary(y, np.zeros(24, bool), np.full(24, np.nan))
+    assert len(summary.per_class) == 944 and summary.per_class["labelled"].sum() == 24

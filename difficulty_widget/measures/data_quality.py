@@ -194,7 +194,7 @@ def data_quality_summary(df: pd.DataFrame, class_names: Any = None) -> DataQuali
         raise ValueError(f"the table lacks the data-quality columns {missing}: analyze with features first")
     y = df["label"].to_numpy(np.int64)
     c = int(y.max()) + 1 if class_names is None else len(class_names)
-    if class_names is None and c > len(y):
+    if class_names is None and c > max(len(y), 2**20):  # one row per class in the table
         raise ValueError(
             f"df['label'] goes up to {c - 1} for {len(y)} rows: pass class_names or code the classes 0..C-1"
         )

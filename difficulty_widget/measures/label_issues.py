@@ -75,6 +75,9 @@ from .support import SupportRows, expand
 
 LABEL_ISSUE_COLUMNS = ("label_issue", "label_issue_score", "suggested_label")
 
+#: The most cells a table sized by the classes may have (2**28 float64: 2 GiB) when no class names bound it.
+MAX_CELLS = 2**28
+
 
 def check_probabilities(pred_probs: Any, n: int | None = None, name: str = "pred_probs") -> np.ndarray:
     """An N x C float64 array of finite probabilities in [0, 1] whose rows sum to 1 (within 1e-4)."""
@@ -274,10 +277,10 @@ def label_issue_scores(
             check_labels(y, n_classes=z.shape[2])
             soft = mean_softmax(z)
         n_classes = int(y_all.max()) + 1 if soft is None else soft.shape[1]
-        if n_classes > len(y_all):  # the class-probability rows would be longer than the data is large
+        if len(y) * n_classes > MAX_CELLS:  # the k-NN class shares are N_train x C
             raise ValueError(
-                f"labels go up to {n_classes - 1} for {len(y_all)} rows: code the classes 0..C-1 "
-                "(or pass pred_probs with one column per class)"
+                f"labels go up to {n_classes - 1}: {len(y)} x {n_classes} class shares would not fit in memory; "
+                "code the classes 0..C-1 (or pass pred_probs with one column per class)"
             )
         support_x = rows.take(x, rows.support)
         k = min(k, len(support_x) - 1)
@@ -361,8 +364,8 @@ def label_issue_summary(
         raise ValueError(f"suggested_label has {len(suggested_series)} rows, expected {len(y)}")
     suggested = suggested_series.to_numpy(dtype=np.float64, na_value=-1).astype(np.int64)
     c = int(max(y.max(), suggested.max()) + 1) if n_classes is None else int(n_classes)
-    if n_classes is None and class_names is None and c > len(y):
-        raise ValueError(f"labels go up to {c - 1} for {len(y)} rows: code the classes 0..C-1 or pass class_names")
+    if n_classes is None and class_names is None and c * c > MAX_CELLS:  # the joint table is C x C
+        raise ValueError(f"labels go up to {c - 1}: a {c} x {c} table would not fit in memory; code the classes 0..C-1")
     names = [str(i) for i in range(c)] if class_names is None else [str(name) for name in class_names]
     if len(names) != c:
         raise ValueError(f"class_names has {len(names)} names, expected {c}")
