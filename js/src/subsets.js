@@ -1,5 +1,6 @@
 // The subsets bar: save the selection under a name, select a saved subset or a combination of two. Python does
-// the work (explorer.save_subset / select_subset); this sends the request and lists the names it reports.
+// the work (explorer.save_subset / select_subset); this sends the request and lists the names it reports. Saving
+// under a name already used asks first: the button turns into "Replace subset" until clicked again.
 // Beside it, the named-pattern picker (explorer.select_pattern) and the reference picker.
 
 const OPERATIONS = [
@@ -14,6 +15,20 @@ function el(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/**
+ * What a click on "Save selection" does (pure: no DOM): {request, message, pending}. A name already saved is
+ * replaced only on a second click with the same name (`pending` is the name waiting for that click).
+ */
+export function saveStep(typed, names, pending) {
+  const name = typed.trim();
+  if (!name) return { request: null, message: "Type a name for the subset first.", pending: null };
+  if (names.includes(name) && pending !== name) {
+    return { request: null, message: `A subset named "${name}" exists: click Save again to replace it.`, pending: name };
+  }
+  const request = names.includes(name) ? { action: "save", name, overwrite: true } : { action: "save", name };
+  return { request, message: "", pending: null };
 }
 
 export class SubsetsBar {
@@ -34,34 +49,62 @@ export class SubsetsBar {
     this.select = el("button", "dw-subset-select", "Select");
     this.message = el("span", "dw-subset-message");
     this.root.append(this.name, this.save, this.first, this.operation, this.second, this.select, this.message);
+    this.pending = null; // a saved name typed again: the next click on Save replaces that subset
+    this.lastSave = null;
     this.save.addEventListener("click", () => {
-      const name = this.name.value.trim();
-      if (!name) return this.error("type a name for the subset first");
-      this.send({ action: "save", name });
+      const step = saveStep(this.name.value, this.model.get("_subset_names") || [], this.pending);
+      this.setPending(step.pending);
+      if (!step.request) {
+        this.message.textContent = step.message;
+        return;
+      }
+      this.send(step.request);
+      this.lastSave = step.request.overwrite ? null : step.request.name; // a replacement is never refused as taken
       this.name.value = "";
     });
+    this.name.addEventListener("input", () => this.setPending(null)); // another name: ask again
     this.select.addEventListener("click", () => {
       if (!this.first.value) return;
       const operation = this.operation.value;
       this.send({ action: "select", name: this.first.value, operation, other: operation ? this.second.value : "" });
     });
     this.operation.addEventListener("change", () => this.refresh());
-    this.onNames = () => this.refresh();
+    this.onNames = () => {
+      const now = this.model.get("_subset_names") || [];
+      if (!this.names.includes(this.lastSave) && now.includes(this.lastSave)) this.lastSave = null; // it was saved
+      this.refresh();
+    };
     model.on("change:_subset_names", this.onNames);
     this.refresh();
   }
 
   send(request) {
     this.message.textContent = "";
+    if (request.action !== "save") this.lastSave = null;
     this.model.send({ type: "subset", ...request });
   }
 
+  /** A message for the person clicking (from here, or a `subset_error` from the kernel). */
   error(text) {
     this.message.textContent = text;
+    const name = this.lastSave;
+    this.lastSave = null;
+    if (!name) return;
+    this.name.value = name; // the kernel refused that save: the name stays typed, to try again
+    // taken meanwhile (e.g. saved in another panel): the next click replaces it, as the message says
+    if ((this.model.get("_subset_names") || []).includes(name)) this.setPending(name);
+  }
+
+  setPending(name) {
+    this.pending = name;
+    this.save.textContent = name === null ? "Save selection" : "Replace subset";
+    if (name === null) delete this.root.dataset.pending;
+    else this.root.dataset.pending = name;
   }
 
   refresh() {
     const names = this.model.get("_subset_names") || [];
+    this.names = names;
     for (const box of [this.first, this.second]) {
       const keep = box.value;
       box.replaceChildren(...names.map((n) => Object.assign(el("option", "", n), { value: n })));

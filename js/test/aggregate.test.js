@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { binCounts, confusionCounts } from "../src/aggregate.js";
+import { binCounts, binOf, confusionCounts } from "../src/aggregate.js";
 
 test("bin counts match a direct count, the top edge falls in the last bin, NaN is skipped", () => {
   const column = Float32Array.from([0, 0.1, 0.5, 0.99, 1.0, NaN, 0.5]);
@@ -15,6 +15,31 @@ test("bin counts match a direct count, the top edge falls in the last bin, NaN i
   ]);
   const all = binCounts(column, [0, 0.5, 1.0], null).filter((t) => t._sel === 1).map((t) => t.count);
   assert.deepEqual(all, [2, 4]);
+});
+
+test("bins of unequal width (log, quantile edges) count like np.histogram: [a, b), the last [a, b]", () => {
+  const edges = [1e-8, 1e-6, 1e-4, 0.01, 0.5, 0.9, 0.99, 1];
+  const column = Float64Array.from([1e-8, 5e-7, 1e-6, 2e-3, 0.01, 0.7, 0.95, 0.995, 1, 1, 0, 2, NaN, 0.999999]);
+  const tuples = binCounts(column, edges, null).filter((t) => t._sel === 1);
+  assert.deepEqual(tuples.map((t) => [t.start, t.end]), edges.slice(0, -1).map((e, b) => [e, edges[b + 1]]));
+  // expected counts by hand: 1e-8, 5e-7 | 1e-6 | 2e-3 | 0.01 | 0.7 | 0.95 | 0.995, 1, 1, 0.999999 (0, 2, NaN: none)
+  assert.deepEqual(tuples.map((t) => t.count), [2, 1, 1, 1, 1, 1, 4]);
+  // against a linear scan over the bins, on random values and random increasing edges
+  let seed = 7;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const cuts = Array.from({ length: 12 }, () => random() ** 4).sort((a, b) => a - b);
+  const values = Float32Array.from({ length: 500 }, () => random() ** 4);
+  const flags = Uint8Array.from(values, () => (random() < 0.3 ? 1 : 0));
+  const want = new Array((cuts.length - 1) * 2).fill(0);
+  values.forEach((v, i) => {
+    for (let b = 0; b < cuts.length - 1; b++) {
+      const last = b === cuts.length - 2;
+      if (v >= cuts[b] && (v < cuts[b + 1] || (last && v === cuts[b + 1]))) want[2 * b + (flags[i] ? 0 : 1)]++;
+    }
+  });
+  assert.deepEqual(binCounts(values, cuts, flags).map((t) => t.count), want);
+  assert.equal(binOf(NaN, cuts), -1);
+  assert.equal(binOf(cuts[cuts.length - 1], cuts), cuts.length - 2);
 });
 
 test("confusion counts per cell, with the selected share", () => {

@@ -124,3 +124,10 @@ test("selection values keyed by escaped Vega-Lite fields select the columns with
   assert.equal(predicateFor({ "no\\.such": [0, 1] }, odd), null);
   assert.equal(predicateFor({ constructor: [0, 1] }, odd), null);
 });
+
+test("a point selection keyed only by Vega-Lite's internal _vgsid_ selects nothing, not every row", () => {
+  const columns = { id: Int32Array.from([5, 6, 7]), loss: Float32Array.from([0.1, 0.2, 0.3]) };
+  assert.equal(predicateFor({ vlPoint: { or: [{ _vgsid_: 2 }] } }, columns), null);
+  const byId = predicateFor({ vlPoint: { or: [{ id: 6 }] } }, columns);
+  assert.deepEqual([0, 1, 2].filter(byId), [1]);
+});
