@@ -1,5 +1,6 @@
 // A virtualised thumbnail gallery: only the visible cells exist in the DOM; thumbnails are asked from the
 // kernel for the cells about to show and cached as object URLs. Every user string is set as text.
+import { el } from "./dom.js";
 import { GROUP_COLUMN, NO_GROUP, groupOf, groupStripes, isConflicting } from "./duplicates.js";
 import { suggestedClass, suggestionText } from "./labels.js";
 import { filterRanked, rankBy } from "./selection.js";
@@ -356,9 +357,3 @@ function fmt(v) {
   return String(v);
 }
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}

@@ -2,6 +2,7 @@
 // focused or hovered image is marked by a ring in the scatter. Works for both scatter modes (Vega marks, or the
 // canvas PointsLayer): positions come from the table's columns through the Vega view's own x / y scales.
 
+import { el } from "./dom.js";
 const HOVER_RADIUS = 8; // pixels: the nearest point within this distance of the pointer is the hovered one
 
 /** Map data values to pixels of the chart box: (x, y) -> [left, top] relative to the Vega canvas' box. */
@@ -43,12 +44,6 @@ export function nearestRow(X, Y, toX, toY, px, py, flags, radius = HOVER_RADIUS)
   return best;
 }
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 export class PointLinks {
   /**

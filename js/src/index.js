@@ -4,6 +4,7 @@ import { tableFromIPC } from "apache-arrow";
 import { changeset, parse, View } from "vega";
 import { compile } from "vega-lite";
 import { Handler } from "vega-tooltip";
+import { el } from "./dom.js";
 import { Gallery } from "./gallery.js";
 import { GraphControls, classPositions } from "./graph.js";
 import { cellPositions } from "./panels.js";
@@ -69,12 +70,6 @@ function connected(node, limitMs = 1000) {
   });
 }
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function selectionParams(spec) {
   const names = [];

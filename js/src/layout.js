@@ -3,6 +3,7 @@
 // view. A container narrower than NARROW_PX stacks everything in one column. Every chart stays drawn (and gets its
 // data and selection updates): the buttons only scroll the area to the chart they name.
 
+import { el } from "./dom.js";
 export const NARROW_PX = 900;
 
 /** "narrow" (one column) or "wide" (two) for a container `width` pixels wide; 0 (not laid out yet) is "wide". */
@@ -46,12 +47,6 @@ export function chartLabel(id, spec) {
   return title || id;
 }
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 export class Layout {
   /** Builds the grid in `root`; `onResize()` is called when the root changes size. */

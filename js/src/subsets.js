@@ -3,6 +3,7 @@
 // under a name already used asks first: the button turns into "Replace subset" until clicked again.
 // Beside it, the named-pattern picker (explorer.select_pattern) and the reference picker.
 
+import { el } from "./dom.js";
 const OPERATIONS = [
   ["", "—"],
   ["union", "∪ union"],
@@ -10,12 +11,6 @@ const OPERATIONS = [
   ["difference", "− difference"],
 ];
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /**
  * What a click on "Save selection" does (pure: no DOM): {request, message, pending}. A name already saved is
