@@ -351,9 +351,9 @@ function applyHighlight(state) {
     if (entry.links) entry.links.drawRing(); // the chart may have been laid out anew
     if (entry.legend) {
       const counts = legendCounts(state.table.columns[entry.legend.column], flags, entry.legend.boolean);
-      enqueue(entry, (view) => view.signal(LEGEND_SIGNAL, counts));
+      enqueue(entry, (view) => view.signal(LEGEND_SIGNAL, counts).resize()); // longer labels: lay out anew
     }
-    else if (entry.source.derive) {
+    if (entry.source.derive) {
       const tuples = entry.source.derive(flags);
       enqueue(entry, (view) => view.change(entry.source.name, changeset().remove(() => true).insert(tuples)));
     } else enqueue(entry, (view) => view.change(DATA, changeset().modify(() => true, "_sel", (t) => flags[t._i])));

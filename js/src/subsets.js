@@ -57,7 +57,10 @@ export class SubsetsBar {
       this.lastSave = step.request.overwrite ? null : step.request.name; // a replacement is never refused as taken
       this.name.value = "";
     });
-    this.name.addEventListener("input", () => this.setPending(null)); // another name: ask again
+    this.name.addEventListener("input", () => {
+      this.setPending(null); // another name: ask again
+      this.message.textContent = ""; // and the old message no longer applies
+    });
     this.select.addEventListener("click", () => {
       if (!this.first.value) return;
       const operation = this.operation.value;

@@ -172,7 +172,7 @@ def test_light_theme_text_reads(theme_page):
     assert not page.errors, page.errors
 
 
-def test_switching_to_dark_recolours_the_shown_widget(theme_page):
+def test_switching_to_dark_recolours_the_shown_widget(theme_page, lab):
     page = theme_page
     runs = kernel_runs(page)
     embeds = int(page.page.get_attribute(".dw-explorer", "data-embeds"))
@@ -191,18 +191,37 @@ def test_switching_to_dark_recolours_the_shown_widget(theme_page):
     # the README's dark picture: DW_SCREENSHOT_DARK=docs/explorer-dark.png pytest tests/browser/test_theme_lab.py
     target = os.environ.get("DW_SCREENSHOT_DARK")
     if target:
+        kernel = lab.kernel_client("theme.ipynb")
+        try:
+            kernel.run("df = analysis.df\nexplorer.select(df.id[~df.correct])\n"
+                       "explorer.focus = int(df.id[df.loc[~df.correct, 'confidence'].idxmax()])")  # fmt: skip
+        finally:
+            kernel.close()
+        page.page.set_viewport_size({"width": 1500, "height": 2400})
+        for toast in page.page.locator(".jp-toast-button:has-text('No')").all():
+            toast.click()
         widget = page.page.locator(".dw-explorer").first
         widget.scroll_into_view_if_needed()
-        page.page.wait_for_timeout(1000)
+        page.page.wait_for_timeout(1500)
         widget.screenshot(path=target)
         from PIL import Image  # a 128-colour palette keeps the committed picture small
 
         Image.open(target).convert("RGB").quantize(colors=128).save(target, optimize=True)
+        page.page.set_viewport_size({"width": 1500, "height": 1000})
 
 
-SELECTED_IN_SCATTER = (
-    "() => document.querySelector(\"[data-chart='scatter']\").__view.data('instances').filter(d => d._sel === 1).length"
-)
+# the points the scatter draws as selected (opaque), read from its scenegraph: what the person sees, not the flags
+SELECTED_IN_SCATTER = """() => {
+  let n = 0;
+  const walk = (node) => {
+    for (const item of node.items || []) {
+      if (node.marktype === 'symbol' && node.role === 'mark' && (item.opacity ?? 1) > 0.5) n += 1;
+      if (item.items) walk(item);
+    }
+  };
+  walk(document.querySelector("[data-chart='scatter']").__view.scenegraph().root);
+  return n;
+}"""
 
 
 def test_switching_back_to_light_keeps_the_selection(theme_page, lab):

@@ -148,3 +148,8 @@ def test_the_subsets_bar_asks_before_replacing_a_saved_subset(user_page):
     assert kernel.json("explorer.subsets['ants'].tolist()") == bees
     assert bar.locator(".dw-subset-save").inner_text() == "Save selection" and message.inner_text() == ""
     assert "overwrite" not in page.page.locator(".dw-explorer").first.inner_text()
+    bar.locator(".dw-subset-name").fill("ants")
+    bar.locator(".dw-subset-save").click()  # asks again
+    assert message.inner_text().startswith('A subset named "ants"')
+    bar.locator(".dw-subset-name").fill("wasps")  # another name: the question no longer applies
+    assert message.inner_text() == "" and bar.locator(".dw-subset-save").inner_text() == "Save selection"

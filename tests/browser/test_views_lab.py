@@ -58,6 +58,7 @@ def views_page(lab, browser, demo_analysis):
     if target:
         kernel.run("explorer.reference = ''\nexplorer.select(df.id[~df.correct])\n"
                    "explorer.focus = int(df.id[df.loc[~df.correct, 'confidence'].idxmax()])")  # fmt: skip
+        page.page.locator(".dw-subset-name").first.fill("")  # typing clears the subsets bar's last question
         page.page.set_viewport_size({"width": 1500, "height": 2400})
         for toast in page.page.locator(".jp-toast-button:has-text('No')").all():
             toast.click()
