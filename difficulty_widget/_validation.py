@@ -99,3 +99,84 @@ def lookup_positions(
     found = np.searchsorted(index_ids[order], wanted).clip(0, len(index_ids) - 1)
     positions = order[found].astype(np.int64)
     return positions, index_ids[positions] != wanted
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as a bool: only ``True`` / ``False`` (or NumPy's), never 0.5, 1 or the string 'False'."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a finite float in the given range (booleans, strings and NaN are refused).
+
+    ``low`` / ``high`` are inclusive bounds unless ``low_open`` / ``high_open``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    number = float(value)
+    below = low is not None and (number <= low if low_open else number < low)
+    above = high is not None and (number >= high if high_open else number > high)
+    if not np.isfinite(number) or below or above:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        span = f" in {left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ValueError(
+            f"{name} must be a finite number{span if low is not None or high is not None else ''}, got {value!r}"
+        )
+    return number
+
+
+def check_seed(value: Any, name: str = "seed") -> int | None:
+    """Return ``value`` as a seed for NumPy / torch: None or an integer in [0, 2**63)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**63:
+        raise ValueError(f"{name} must be None or an integer in [0, 2**63), got {value!r}")
+    return int(value)
+
+
+def check_names(value: Any, name: str, n: int | None = None) -> list[str]:
+    """Return ``value`` as a list of ``n`` strings (one string or bytes is refused: it is not a list of names)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list of strings, got {type(value).__name__} {value!r:.60}")
+    names = list(value)
+    for i, item in enumerate(names):
+        if not isinstance(item, str):
+            raise TypeError(f"{name}[{i}] must be a string, got {type(item).__name__} {item!r:.60}")
+    if n is not None and len(names) != n:
+        raise ValueError(f"{name} has {len(names)} names, expected {n}")
+    return names
+
+
+def check_real_array(value: Any, name: str, *, finite: bool = False) -> np.ndarray:
+    """Return ``value`` as a float64 array: integer or floating dtype only (no complex, strings, objects, bools)."""
+    arr = to_numpy(value)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if finite and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains {int((~np.isfinite(arr)).sum())} NaN or infinite value(s); expected finite")
+    return arr
+
+
+def power_of_two_scale(features: np.ndarray) -> float:
+    """A power of two ``s`` such that ``features / s`` has its largest magnitude in [1, 2) (1.0 for all zeros).
+
+    Dividing by a power of two is exact in binary floating point (barring underflow of values 2**-1000 times
+    smaller than the largest), so neighbour order and ties are kept while squares can no longer overflow.
+    """
+    finite = np.abs(features[np.isfinite(features)]) if features.size else features
+    peak = float(finite.max()) if finite.size else 0.0
+    if peak == 0.0:
+        return 1.0
+    return float(2.0 ** np.floor(np.log2(peak)))

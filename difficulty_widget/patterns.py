@@ -362,6 +362,10 @@ def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+MAX_BINS = 1000
+"""The most bins per axis of a binned pair (a million cells)."""
+
+
 def bin_pair(
     df: pd.DataFrame | Analysis, x: str, y: str, bins: int = 5, method: str = "quantile"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -369,6 +373,8 @@ def bin_pair(
     y_bin), the bins per row being -1 where ``x`` or ``y`` is missing."""
     frame = frame_of(df)
     bins = check_positive_int(bins, "bins")
+    if bins > MAX_BINS:  # a bins x bins grid of counts
+        raise ValueError(f"bins must be at most {MAX_BINS} (a grid of bins x bins cells), got {bins}")
     if method not in BIN_METHODS:
         raise ValueError(f"method must be one of {BIN_METHODS}, got {method!r}")
     for name, column in (("x", x), ("y", y)):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import to_numpy
+from ._validation import check_bool, to_numpy
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -83,6 +83,7 @@ def add_projection(
     that are not JSON values as their ``repr``). Existing columns are replaced only with ``overwrite=True``, as
     in :meth:`Analysis.add_columns`.
     """
+    overwrite = check_bool(overwrite, "overwrite")
     from .analysis import Analysis
 
     if not isinstance(analysis, Analysis):

@@ -23,6 +23,8 @@ from typing import Literal
 
 import numpy as np
 
+from ._validation import power_of_two_scale
+
 Scale = Literal["linear", "log", "quantile"]
 SCALES: tuple[str, ...] = ("linear", "log", "quantile")
 #: A share of the values in one bin above which :func:`histogram_scale` looks past equal-width bins.
@@ -56,6 +58,10 @@ def histogram_scale(values: Sequence[float] | np.ndarray, bins: int = 40) -> Sca
     return "quantile" if quantile < linear else "linear"
 
 
+MAX_BINS = 10_000
+"""The most bins a histogram may ask for (a browser draws a bar per bin)."""
+
+
 def histogram_bins(values: Sequence[float] | np.ndarray, bins: int = 40, scale: str | None = None) -> np.ndarray:
     """Bin edges (float64, strictly increasing, covering every finite value, also as float32) for about ``bins``
     bins of ``values`` on ``scale`` (None or ``"auto"``: :func:`histogram_scale`). Bins are ``[a, b)``, the last
@@ -64,8 +70,8 @@ def histogram_bins(values: Sequence[float] | np.ndarray, bins: int = 40, scale: 
     ``"linear"``: a round step; ``"log"``: equal steps in log10 over the positive values (values <= 0 fall outside
     the edges; none positive is a ValueError); ``"quantile"``: equal-count bins, tied quantiles merged. A constant
     gives one bin around it. NaN and infinities are ignored; no finite value at all is a ValueError."""
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or not 1 <= bins <= MAX_BINS:
+        raise ValueError(f"bins must be an integer in [1, {MAX_BINS}], got {bins!r}")
     finite = finite_values(values)
     if finite.size == 0:
         raise ValueError("no finite values to bin")
@@ -85,8 +91,10 @@ def histogram_bins(values: Sequence[float] | np.ndarray, bins: int = 40, scale: 
     elif scale == "log":
         edges = _log_edges(low, high, int(bins))
     else:
-        edges = _tidy(np.unique(np.quantile(finite, np.linspace(0.0, 1.0, int(bins) + 1))), positive=low > 0)
-    return _cover(edges, low, high)
+        unit = power_of_two_scale(finite)  # exact division: quantiles of +-1.7e308 interpolate without overflow
+        quantiles = np.quantile(finite / unit, np.linspace(0.0, 1.0, int(bins) + 1)) * unit
+        edges = _tidy(_increasing(quantiles, low, high), positive=low > 0)
+    return _cover(_increasing(edges, low, high), low, high)
 
 
 def axis_ticks(edges: Sequence[float] | np.ndarray, scale: str, most: int = 6) -> list[float]:
@@ -167,19 +175,36 @@ def _clean(x: float) -> float:
 def _around(value: float, positive: bool) -> np.ndarray:
     """One bin around a constant (a multiplicative one on a log scale)."""
     if positive:
-        return np.array([_clean(value / 1.25), _clean(value * 1.25)])
-    half = max(0.5, abs(value) * 1e-3)
-    return np.array([value - half, value + half])
+        low, high = _clean(value / 1.25), _clean(value * 1.25)
+    else:
+        half = max(0.5, abs(value) * 1e-3)
+        low, high = value - half, value + half
+    # at the ends of float64 (1.7e308, subnormals) fall back to the nearest representable neighbours
+    low = low if math.isfinite(low) and low < value and (low > 0 or not positive) else value
+    high = high if math.isfinite(high) and high > value else float(np.nextafter(value, np.inf))
+    if not math.isfinite(high):  # the largest float64 itself: the bin ends on it
+        low, high = float(np.nextafter(value, -np.inf)), value
+    return np.array([low, high])
 
 
 def _linear_edges(low: float, high: float, bins: int) -> np.ndarray:
-    raw = (high - low) / bins
-    if not math.isfinite(raw) or raw <= 0:  # a range beyond float64 (or below its resolution)
-        return np.linspace(low, high, bins + 1)
+    raw = high / bins - low / bins  # no overflow for a range as wide as float64's
+    if raw < 4 * math.ulp(max(abs(low), abs(high))) * bins:  # near float64's resolution: plain even steps
+        t = np.linspace(0.0, 1.0, bins + 1)
+        return _increasing(low * (1.0 - t) + high * t, low, high)
     power = 10.0 ** math.floor(math.log10(raw))
     step = min((s * power for s in _STEPS), key=lambda s: abs(math.log(s / raw)))  # the round step nearest raw
     first, last = math.floor(low / step), math.ceil(high / step)
-    return np.array([_clean(k * step) for k in range(first, max(last, first + 1) + 1)])
+    if not (math.isfinite(first * step) and math.isfinite(last * step)):  # round edges beyond float64: even steps
+        t = np.linspace(0.0, 1.0, bins + 1)
+        return _increasing(low * (1.0 - t) + high * t, low, high)
+    return _increasing(np.array([_clean(k * step) for k in range(first, max(last, first + 1) + 1)]), low, high)
+
+
+def _increasing(edges: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``edges`` with repeats dropped; ``[low, high]`` when fewer than two distinct edges remain."""
+    edges = np.unique(edges[np.isfinite(edges)])
+    return edges if edges.size >= 2 else np.array([low, high])
 
 
 def _log_edges(low: float, high: float, bins: int) -> np.ndarray:

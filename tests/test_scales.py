@@ -96,8 +96,32 @@ def test_the_scale_can_be_set():
         assert np.array_equal(scales.histogram_bins(LOSS, scale=auto), scales.histogram_bins(LOSS, scale="log"))
     with pytest.raises(ValueError, match="scale must be one of"):
         scales.histogram_bins(LOSS, scale="sqrt")
-    with pytest.raises(ValueError, match="bins must be a positive integer"):
-        scales.histogram_bins(LOSS, bins=0)
+    for bins in (0, 10**10, 2.5, True):
+        with pytest.raises(ValueError, match=r"bins must be an integer in \[1, 10000\]"):
+            scales.histogram_bins(LOSS, bins=bins)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.0, float(np.nextafter(1.0, 2.0))],  # a range at float64's resolution
+        [-1.7e308, 1.7e308],  # a range wider than float64 (its width overflows)
+        [-1.7e308, 0.0, 1.7e308],
+        [5e-324, 1e-323],  # subnormals
+        [1e-300, 1e-295, 1e-290],
+    ],
+)
+@pytest.mark.parametrize("scale", ["linear", "quantile", "log", None])
+def test_edges_at_the_ends_of_float64_are_increasing_and_cover_the_values(values, scale):
+    finite = np.asarray(values)
+    if scale == "log" and not (finite > 0).any():
+        return
+    edges = scales.histogram_bins(values, scale=scale)
+    covered = finite[finite > 0] if scale == "log" else finite
+    assert np.isfinite(edges).all() and (np.diff(edges) > 0).all(), edges
+    assert edges[0] <= covered.min() and edges[-1] >= covered.max()
+    counts, _ = np.histogram(covered, bins=edges)
+    assert counts.sum() == covered.size
 
 
 def test_a_log_scale_leaves_out_values_at_or_below_zero():

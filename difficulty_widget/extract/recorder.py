@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_labels, check_logits, check_positive_int, to_numpy
+from .._validation import check_bool, check_labels, check_logits, check_positive_int, to_numpy
 from ..measures.dynamics import aum_mislabelled, aum_threshold, threshold_sample_labels
 from ..measures.model import true_class_margin
 from ..measures.vog import GradientVariance
@@ -63,6 +63,8 @@ class DynamicsRecorder:
         labels: Any = None,
         seed: int = 0,
     ) -> None:
+        input_gradients = check_bool(input_gradients, "input_gradients")
+        threshold_samples = check_bool(threshold_samples, "threshold_samples")
         self.data = data
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.device = device

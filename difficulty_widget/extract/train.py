@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .._validation import check_positive_int
+from .._validation import check_bool, check_positive_int
 from ..data.images import ImageData
 from ..data.torch_dataset import ImageArrayDataset
 from ..measures.vog import GradientVariance
@@ -84,6 +84,10 @@ def train_model(
     C + 1 outputs; the logits are recorded (as with ``record_logits=True``) and the result carries the mask, the
     AUM threshold and the flag (see :class:`TrainingResult`).
     """
+    record_logits = check_bool(record_logits, "record_logits")
+    record_input_gradients = check_bool(record_input_gradients, "record_input_gradients")
+    threshold_samples = check_bool(threshold_samples, "threshold_samples")
+    progress = check_bool(progress, "progress")
     if not isinstance(data, ImageData):
         raise ValueError(f"data must be an ImageData (see difficulty_widget.data), got {type(data).__name__}")
     epochs = check_positive_int(epochs, "epochs")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_labels
+from .._validation import check_labels, check_positive_int
 from .knn import Neighbours, check_features, nearest_neighbours
 from .knn_streamed import streamed_nearest_neighbours
 from .registry import Measure, register
@@ -107,7 +107,7 @@ def data_scores(
     x, y = _features_and_labels(features, labels)
     rows = SupportRows.from_mask(support_mask, len(x))
     support_x, support_y = rows.take(x, rows.support), y[rows.support]
-    k = min(k, len(support_x) - 1)
+    k = min(check_positive_int(k, "k"), len(support_x) - 1)  # at most every other support row
     if k < 1:
         raise ValueError("data scores need at least two support (training) rows")
     support_classes, support_counts = np.unique(support_y, return_counts=True)  # sized by the classes present

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_labels, check_positive_int, to_numpy
+from .._validation import check_labels, check_positive_int, check_seed, to_numpy
 from .knn import Neighbours, check_features
 from .registry import Measure, register
 from .search import KnnSearch, in_process_search
@@ -148,6 +148,7 @@ def uniqueness(neighbour_distances: Any, weights: tuple[float, ...] = UNIQUENESS
 def prototypes(features: Any, n_prototypes: int, seed: int = 0) -> np.ndarray:
     """``n_prototypes`` k-means centres (float64) of ``features`` (scikit-learn's ``KMeans``, k-means++ start, one
     initialisation, seeded; ``MiniBatchKMeans`` above 200,000 rows)."""
+    seed = check_seed(seed, "seed")
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     x = check_features(features, "features")

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._validation import check_labels
+from .._validation import check_bool, check_labels
 from .knn import (
     Neighbours,
     check_features,
@@ -109,6 +109,8 @@ def prediction_depth(
         ``search(query, support, k, exclude_self=..., precision=..., device=...)``, for example a
         ``RayExecutor``'s ``nearest_neighbours``); default the in-process engine. The depths are the same.
     """
+    exclude_self = check_bool(exclude_self, "exclude_self")
+    progress = check_bool(progress, "progress")
     if isinstance(query_probes, np.ndarray) or isinstance(support_probes, np.ndarray):
         raise ValueError("query_probes and support_probes must be sequences of arrays, one per probe layer")
     query_probes, support_probes = list(query_probes), list(support_probes)

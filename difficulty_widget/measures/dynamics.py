@@ -31,7 +31,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_labels, check_positive_int, to_numpy
+from .._validation import (
+    check_bool,
+    check_labels,
+    check_positive_int,
+    check_real,
+    check_real_array,
+    check_seed,
+    to_numpy,
+)
 from .model import el2n_from_probs, log_softmax, true_class_margin
 from .registry import Measure, register
 from .support import SupportRows, expand
@@ -50,6 +58,9 @@ def check_per_epoch(values: Any, name: str, ndim: int) -> np.ndarray:
         raise ValueError(f"{name} needs at least two epochs (records), got {arr.shape[0]}")
     if arr.shape[1] == 0:
         raise ValueError(f"{name} has no instances")
+    real = np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    if not (real or (arr.dtype == bool and ndim == 2)):  # booleans are right/wrong records, not logits
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
@@ -156,6 +167,7 @@ def forgetting_events(correct_per_epoch: Any, *, rank_never_learned: bool = Fals
     above every learned instance's count (at most E // 2): the value of the ``forgetting_events`` column, so that
     sorting by it follows the paper.
     """
+    rank_never_learned = check_bool(rank_never_learned, "rank_never_learned")
     correct = check_correct_per_epoch(correct_per_epoch)
     forgotten = (correct[:-1] & ~correct[1:]).sum(axis=0).astype(np.int64)
     never = ~correct.any(axis=0)
@@ -217,15 +229,14 @@ def threshold_sample_labels(
     ``labels`` : (N,) given labels in ``[0, n_classes)``. Returns int64 (N,) labels in ``[0, n_classes]`` and a
     boolean (N,) mask of the threshold samples.
     """
+    seed = check_seed(seed, "seed")
     n_classes = check_positive_int(n_classes, "n_classes")
     y = check_labels(labels, n_classes=n_classes)
     n = len(y)
     if fraction is None:
         m = n // (n_classes + 1)
     else:
-        if isinstance(fraction, bool) or not 0.0 < float(fraction) < 1.0:
-            raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}")
-        m = round(float(fraction) * n)
+        m = round(check_real(fraction, "fraction", low=0.0, high=1.0, low_open=True, high_open=True) * n)
     if m < 1:
         raise ValueError(f"{n} instances give no threshold sample (N / (C + 1) < 1 with C = {n_classes})")
     mask = np.zeros(n, dtype=bool)
@@ -241,14 +252,13 @@ def aum_threshold(aum_values_of_threshold_samples: Any, percentile: float = 99) 
     Pleiss et al. (NeurIPS 2020, section 3) take the 99th percentile: an instance whose AUM is below it has a
     margin lower than 99% of the deliberately mislabelled threshold samples, and is flagged as mislabelled
     (:func:`aum_mislabelled`)."""
-    values = to_numpy(aum_values_of_threshold_samples).astype(np.float64).ravel()
+    values = check_real_array(aum_values_of_threshold_samples, "aum_values_of_threshold_samples").ravel()
     if values.size == 0:
         raise ValueError("aum_values_of_threshold_samples is empty: there are no threshold samples")
     if not np.isfinite(values).all():
         raise ValueError("aum_values_of_threshold_samples contains NaN or infinite values")
-    if isinstance(percentile, bool) or not 0.0 <= float(percentile) <= 100.0:
-        raise ValueError(f"percentile must lie in [0, 100], got {percentile!r}")
-    return float(np.percentile(values, float(percentile)))
+    percentile = check_real(percentile, "percentile", low=0.0, high=100.0)
+    return float(np.percentile(values, percentile))
 
 
 def aum_mislabelled(aum: Any, threshold: float, threshold_mask: Any = None) -> np.ndarray:
@@ -256,10 +266,14 @@ def aum_mislabelled(aum: Any, threshold: float, threshold_mask: Any = None) -> n
 
     A threshold sample was relabelled on purpose, so the flag says nothing about its given label; Pleiss et al.
     (NeurIPS 2020, section 3) train a second time with another set of threshold samples to judge those."""
-    values = to_numpy(aum).astype(np.float64)
+    values = check_real_array(aum, "aum")
     if values.ndim != 1:
         raise ValueError(f"aum must be a 1-D array (one value per instance), got shape {values.shape}")
-    flag = values < float(threshold)
+    if np.isnan(values).any():
+        raise ValueError(
+            f"aum contains {int(np.isnan(values).sum())} NaN value(s): a NaN is neither below nor above the threshold"
+        )
+    flag = values < check_real(threshold, "threshold")
     if threshold_mask is not None:
         mask = to_numpy(threshold_mask)
         if mask.dtype != bool or mask.shape != values.shape:
@@ -361,11 +375,13 @@ def _data_iq(
     confidence_thresholds: tuple[float, float] = (0.25, 0.75),
     aleatoric_percentile: float = 50.0,
 ) -> pd.DataFrame:
-    low, high = (float(t) for t in confidence_thresholds)
-    if not 0.0 <= low <= high <= 1.0:
+    pair = not isinstance(confidence_thresholds, (str, bytes)) and hasattr(confidence_thresholds, "__len__")
+    if not pair or len(confidence_thresholds) != 2:
+        raise ValueError(f"confidence_thresholds must be a pair (low, high), got {confidence_thresholds!r}")
+    low, high = (check_real(t, "confidence_thresholds", low=0.0, high=1.0) for t in confidence_thresholds)
+    if not low <= high:
         raise ValueError(f"confidence_thresholds must be (low, high) with 0 <= low <= high <= 1, got {(low, high)}")
-    if not 0.0 <= aleatoric_percentile <= 100.0:
-        raise ValueError(f"aleatoric_percentile must lie in [0, 100], got {aleatoric_percentile!r}")
+    aleatoric_percentile = check_real(aleatoric_percentile, "aleatoric_percentile", low=0.0, high=100.0)
     confidence = true_prob.mean(axis=0)
     aleatoric = (true_prob * (1.0 - true_prob)).mean(axis=0)
     steady = aleatoric <= np.percentile(aleatoric, aleatoric_percentile)

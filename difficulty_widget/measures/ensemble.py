@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._validation import check_non_negative_int, check_positive_int, to_numpy
+from .._validation import check_non_negative_int, check_positive_int, check_seed, to_numpy
 from .registry import Measure, register
 
 DICHOTOMY_CATEGORIES = ("impossible", "decisive", "trivial")  # hardest first: the order of "hard = low"
@@ -67,6 +67,10 @@ def _check_binary(values: Any, name: str, ndim: int) -> np.ndarray:
             f"{name} must hold only True/False or 0/1, got {int(bad.sum())} other value(s), e.g. {example}"
         )
     return arr.astype(bool)
+
+
+MAX_RESAMPLES = 1_000_000
+"""The most bootstrap resamples or shuffles one call may ask for."""
 
 
 def check_correct(correct: Any, name: str = "correct") -> np.ndarray:
@@ -97,12 +101,21 @@ def _check_subset(subset: Any, n: int) -> np.ndarray:
 def _check_names(names: Any, m: int) -> list[str]:
     if names is None:
         return [f"model_{i}" for i in range(m)]
+    if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+        raise TypeError(f"names must be a list of {m} model names, got {type(names).__name__} {names!r:.60}")
     out = [str(x) for x in names]
     if len(out) != m:
         raise ValueError(f"names has {len(out)} entries, expected one per model ({m})")
     if len(set(out)) != m:
         raise ValueError("names must be unique")
     return out
+
+
+def _check_undefined(value: Any) -> float:
+    """The kappa reported where it is undefined: a real number (NaN allowed, to mark such pairs), not a bool."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"undefined must be a real number (or NaN), got {value!r} ({type(value).__name__})")
+    return float(value)
 
 
 def _check_level(level: Any) -> float:
@@ -212,7 +225,7 @@ def error_consistency(correct_a: Any, correct_b: Any, *, undefined: float = 1.0)
     b = _check_binary(correct_b, "correct_b", 1)
     if a.shape != b.shape:
         raise ValueError(f"correct_a has {a.shape[0]} instances but correct_b has {b.shape[0]}; expected the same")
-    kappa = _kappa_from_counts(np.sum(a & b), np.sum(a), np.sum(b), a.shape[0], float(undefined))
+    kappa = _kappa_from_counts(np.sum(a & b), np.sum(a), np.sum(b), a.shape[0], _check_undefined(undefined))
     return float(kappa)
 
 
@@ -239,7 +252,7 @@ def error_consistency_matrix(
     labels = _check_names(names, right.shape[0])
     if subset is not None:
         right = right[:, _check_subset(subset, right.shape[1])]
-    return pd.DataFrame(_kappa_matrix(right, float(undefined)), index=labels, columns=labels)
+    return pd.DataFrame(_kappa_matrix(right, _check_undefined(undefined)), index=labels, columns=labels)
 
 
 def _kappa_matrix(right: np.ndarray, undefined: float) -> np.ndarray:
@@ -388,11 +401,14 @@ def error_consistency_report(
     -------
     ErrorConsistencyReport: the two M x M matrices, the dichotomy, the per-pair table ``pairs`` and ``summary()``.
     """
+    seed = check_seed(seed, "seed")
     right = check_correct(correct)
     labels = _check_names(names, right.shape[0])
     n_shuffles = check_non_negative_int(n_shuffles, "n_shuffles")
+    if n_shuffles > MAX_RESAMPLES:  # each resample is a pass over the data: 10**12 would run for days
+        raise ValueError(f"n_shuffles must be at most {MAX_RESAMPLES:,}, got {n_shuffles:,}")
     level = _check_level(level)
-    undefined = float(undefined)
+    undefined = _check_undefined(undefined)
     split = dichotomy(right)
     decisive = split.decisive
     m = right.shape[0]
@@ -497,18 +513,23 @@ def kappa_bootstrap_ci(
     -------
     BootstrapInterval(estimate, low, high), ``estimate`` being :func:`error_consistency` on all instances.
     """
+    seed = check_seed(seed, "seed")
     a = _check_binary(correct_a, "correct_a", 1)
     b = _check_binary(correct_b, "correct_b", 1)
     if a.shape != b.shape:
         raise ValueError(f"correct_a has {a.shape[0]} instances but correct_b has {b.shape[0]}; expected the same")
     n_boot = check_positive_int(n_boot, "n_boot")
+    if n_boot > MAX_RESAMPLES:  # each resample is a pass over the data: 10**12 would run for days
+        raise ValueError(f"n_boot must be at most {MAX_RESAMPLES:,}, got {n_boot:,}")
     level = _check_level(level)
     n = a.shape[0]
     cells = np.array([np.sum(a & b), np.sum(a & ~b), np.sum(~a & b), np.sum(~a & ~b)], dtype=np.int64)
-    estimate = float(_kappa_from_counts(cells[0], cells[0] + cells[1], cells[0] + cells[2], n, float(undefined)))
+    estimate = float(
+        _kappa_from_counts(cells[0], cells[0] + cells[1], cells[0] + cells[2], n, _check_undefined(undefined))
+    )
     tables = np.random.default_rng(seed).multinomial(n, cells / n, size=n_boot)
     kappas = _kappa_from_counts(
-        tables[:, 0], tables[:, 0] + tables[:, 1], tables[:, 0] + tables[:, 2], n, float(undefined)
+        tables[:, 0], tables[:, 0] + tables[:, 1], tables[:, 0] + tables[:, 2], n, _check_undefined(undefined)
     )
     kappas = kappas[np.isfinite(kappas)]
     if kappas.size == 0:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_labels, check_positive_int, to_numpy
+from .._validation import check_bool, check_labels, check_positive_int, to_numpy
 from .model import el2n
 from .registry import Measure, register
 
@@ -43,20 +43,24 @@ def grand_last_layer(logits: Any, features: Any, labels: Any, *, bias: bool = Tr
     The gradient of the cross-entropy with respect to (W, b) is ((p - e_y) h^T, p - e_y) (Paul, Ganguli,
     Dziugaite, NeurIPS 2021, GraNd restricted to the last layer).
     """
+    bias = check_bool(bias, "bias")
     error = el2n(logits, labels)  # validates logits and labels
     h = to_numpy(features)
     if h.ndim != 2 or h.shape[0] != error.shape[0]:
         raise ValueError(f"features must have shape ({error.shape[0]}, dim), one row per logits row, got {h.shape}")
-    if h.dtype == bool or not np.issubdtype(h.dtype, np.number):
-        raise ValueError(f"features must be numeric, got dtype {h.dtype}")
-    squared = np.empty(h.shape[0], dtype=np.float64)
+    if h.dtype == bool or not (np.issubdtype(h.dtype, np.floating) or np.issubdtype(h.dtype, np.integer)):
+        raise ValueError(f"features must hold real numbers, got dtype {h.dtype}")
+    norm = np.empty(h.shape[0], dtype=np.float64)
     step = max(1, _CHUNK_VALUES // max(1, h.shape[1]))
     for start in range(0, h.shape[0], step):
         chunk = np.asarray(h[start : start + step], dtype=np.float64)
-        squared[start : start + step] = np.einsum("ij,ij->i", chunk, chunk)
-    if not np.isfinite(squared).all():
-        raise ValueError("features contains NaN or infinite values")
-    return error * np.sqrt(squared + (1.0 if bias else 0.0))
+        if not np.isfinite(chunk).all():
+            raise ValueError("features contains NaN or infinite values")
+        # ||h|| = m ||h / m|| with m the row's largest magnitude: no square overflows (1e200) or underflows
+        peak = np.abs(chunk).max(axis=1, initial=0.0)
+        unit = chunk / np.where(peak > 0, peak, 1.0)[:, None]
+        norm[start : start + step] = peak * np.sqrt(np.einsum("ij,ij->i", unit, unit))
+    return error * (np.hypot(norm, 1.0) if bias else norm)
 
 
 def grand_scores(logits: Any, features: Any, labels: Any) -> pd.DataFrame:

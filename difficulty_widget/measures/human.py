@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_instances_by_classes, check_labels, check_positive_int, to_numpy
+from .._validation import (
+    check_instances_by_classes,
+    check_labels,
+    check_names,
+    check_positive_int,
+    check_seed,
+    to_numpy,
+)
 from .registry import Measure, register
 
 QUADRANTS = ("easy for both", "hard for model only", "hard for humans only", "hard for both")
@@ -63,6 +70,10 @@ def check_counts(counts: Any, name: str = "counts") -> tuple[np.ndarray, bool]:
             f"{name} contains negative values in {int(negative.sum())} row(s) (first: row "
             f"{int(np.argmax(negative))}); expected non-negative counts or probabilities"
         )
+    if (values > 2.0**53).any():  # no annotation count is that large, and float64 stops counting exactly there
+        raise ValueError(
+            f"{name} holds values above 2**53 (largest {values.max():.3g}); expected annotation counts or probabilities"
+        )
     totals = values.sum(axis=1)
     empty = totals == 0
     if empty.any():
@@ -84,6 +95,10 @@ def check_counts(counts: Any, name: str = "counts") -> tuple[np.ndarray, bool]:
     )
 
 
+MAX_RESAMPLES = 1_000_000
+"""The most bootstrap resamples or shuffles one call may ask for."""
+
+
 def _check_scores(values: Any, name: str, n: int | None = None) -> np.ndarray:
     arr = to_numpy(values)
     if arr.ndim != 1:
@@ -92,8 +107,8 @@ def _check_scores(values: Any, name: str, n: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} has length {arr.shape[0]}, expected {n} (one score per instance)")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: expected at least one score")
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating) or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains {int((~np.isfinite(arr)).sum())} NaN or infinite value(s)")
@@ -133,7 +148,7 @@ def human_scores(counts: Any, labels: Any = None) -> pd.DataFrame:
     h, is_counts = check_counts(counts)
     n, n_classes = h.shape
     totals = h.sum(axis=1)
-    p = h / totals[:, None]
+    p = h / totals[:, None]  # no overflow: check_counts refuses values above 2**53
     majority = h.argmax(axis=1)
     top = p[np.arange(n), majority]
     if labels is None:
@@ -251,11 +266,16 @@ def model_human_alignment(
     name), ``label`` (nullable Int64; <NA> for "all"), ``n``, ``spearman``, ``ci_low``, ``ci_high``. Rows with
     fewer than 2 instances or a constant score have NaN correlation and interval.
     """
+    seed = check_seed(seed, "seed")
     x = _check_scores(model_score, "model_score")
     y = _check_scores(human_score, "human_score", n=len(x))
     n_boot = check_positive_int(n_boot, "n_boot")
+    if n_boot > MAX_RESAMPLES:  # each resample is a pass over the data: 10**12 would run for days
+        raise ValueError(f"n_boot must be at most {MAX_RESAMPLES:,}, got {n_boot:,}")
     if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0.0 < level < 1.0:
         raise ValueError(f"level must be a number strictly between 0 and 1, got {level!r}")
+    if class_names is not None:
+        class_names = check_names(class_names, "class_names")
     groups: list[tuple[str, int | None, np.ndarray]] = [("all", None, np.arange(len(x)))]
     if labels is not None:
         n_classes = None if class_names is None else len(class_names)

@@ -113,7 +113,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_positive_int, to_numpy
+from .._validation import check_bool, check_positive_int, to_numpy
 
 _UNIT_ROUNDOFF32 = 2.0**-24
 _NORM_SLACK = 2.0**-22  # relative error of a computed centred norm against the exact shifted vector's norm
@@ -166,6 +166,11 @@ class Neighbours:
     first_rows: int = 0  # rows proven by the first candidate search (the rest: widened, float32, float64)
 
 
+MAX_MAGNITUDE = 2.0**480
+"""Features must lie within (1 / MAX_MAGNITUDE, MAX_MAGNITUDE) in magnitude (all zeros allowed): their squared
+distances, summed over up to 2**40 dimensions, then stay inside float64's normal range."""
+
+
 def check_features(features: Any, name: str) -> np.ndarray:
     """A finite 2-D float array (N x d) with N >= 1."""
     arr = to_numpy(features)
@@ -175,13 +180,36 @@ def check_features(features: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} is empty: got shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.floating):
-        step = max(1, _CHECK_VALUES // arr.shape[1])  # in blocks: no full-size boolean temporary
-        finite = np.empty((min(step, len(arr)), arr.shape[1]), dtype=bool)  # one, reused
-        blocks = (arr[i : i + step] for i in range(0, len(arr), step))
-        if not all(np.isfinite(block, out=finite[: len(block)]).all() for block in blocks):
+    if arr.dtype == bool:
+        raise ValueError(f"{name} must hold real numbers, got dtype bool")
+    step = max(1, _CHECK_VALUES // arr.shape[1])  # in blocks: no full-size temporary
+    peak = 0.0
+    for i in range(0, len(arr), step):
+        block = arr[i : i + step]
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(block).all():
             raise ValueError(f"{name} contains NaN or infinite values")
+        peak = max(peak, float(np.abs(block).max()))
+    # squared distances of such values overflow (or underflow to ties in) float64: the neighbours would be wrong
+    if peak >= MAX_MAGNITUDE or 0.0 < peak <= 1.0 / MAX_MAGNITUDE:
+        raise ValueError(
+            f"{name} has values of magnitude {peak:.3g}: squared distances between such vectors leave float64's "
+            f"range, so neighbours could not be exact; rescale the features (e.g. divide by {peak:.3g}) first"
+        )
     return arr
+
+
+def check_device(device: Any) -> Any:
+    """``device`` as a ``torch.device`` (None: the CPU); a name torch does not know is a ValueError naming it."""
+    import torch
+
+    if device is None:
+        return torch.device("cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a torch.device or its name such as 'cuda:0', got {type(device).__name__}")
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device must be a torch device name such as 'cpu' or 'cuda:0', got {device!r}") from error
 
 
 def check_precision(precision: Any) -> str:
@@ -227,7 +255,7 @@ def nearest_neighbours(
     when a first trial on 256 queries proves under 80% of them; else ``"fp32"``. ``precision`` of the result says
     which was used.
     """
-    import torch  # imported here: scoring from a DataFrame never loads torch
+    exact_distances = check_bool(exact_distances, "exact_distances")
 
     q = check_features(query, "query")
     s = check_features(support, "support")
@@ -243,7 +271,7 @@ def nearest_neighbours(
         raise ValueError(f"k={k} is larger than {limit} = {available}")
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
-    dev = torch.device(device) if device is not None else torch.device("cpu")
+    dev = check_device(device)
     if dev.type == "mps":
         raise ValueError("device='mps' is not supported: the exact k-NN search needs float64 on its device")
     check_precision(precision)
@@ -1089,6 +1117,11 @@ def class_counts_and_sums(
 def majority_vote(neighbour_labels: np.ndarray, sq_distances: np.ndarray, n_classes: int) -> np.ndarray:
     """The k-NN vote per row: the most frequent label; ties go to the class whose tied neighbours have the
     smallest sum of squared distances, then to the smaller class index."""
+    labels = np.asarray(neighbour_labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"neighbour_labels must lie in [0, n_classes={n_classes}), got values from {labels.min()} to {labels.max()}"
+        )
     counts, sums = class_counts_and_sums(neighbour_labels, sq_distances, n_classes)
     top = counts.max(axis=1, keepdims=True)
     return np.where(counts == top, sums, np.inf).argmin(axis=1)

@@ -132,6 +132,7 @@ from .knn import (
     _sample_moments,
     _smallest32,
     _smallest_bf16,
+    check_device,
     check_features,
     check_precision,
     nearest_neighbours,
@@ -849,9 +850,7 @@ def _parse_budget(memory_budget: Any) -> int:
 
 
 def _device(device: Any) -> Any:
-    import torch
-
-    return torch.device(device)
+    return check_device(device)
 
 
 def _is_host(device: Any) -> bool:

@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_labels, to_numpy
+from .._validation import check_bool, check_labels, check_positive_int, to_numpy
 from .dynamics import check_per_epoch
 from .knn import check_features, nearest_neighbours
 from .knn_streamed import streamed_nearest_neighbours
@@ -166,6 +166,7 @@ def estimated_label_errors(labels: Any, pred_probs: Any, *, calibrate: bool = Fa
     """Per given class i, the estimated number of instances labelled i whose true class is another: the
     off-diagonal sum of row i of the confident joint, or of the calibrated joint with ``calibrate=True``
     (float64)."""
+    calibrate = check_bool(calibrate, "calibrate")
     y, p = _labels_and_probs(labels, pred_probs)
     joint = _joint(y, _guess(p, _thresholds(y, p)), p.shape[1]).astype(np.float64)
     if calibrate:
@@ -177,6 +178,7 @@ def find_label_issues(labels: Any, pred_probs: Any, *, calibrate: bool = False) 
     """``label_issue``, ``label_issue_score`` and ``suggested_label`` from out-of-sample probabilities by
     confident learning (module docstring, steps 2-5): the m instances with the lowest self-confidence p_y are
     flagged, m = the estimated number of label errors (:func:`estimated_label_errors`, summed over classes)."""
+    calibrate = check_bool(calibrate, "calibrate")
     y, p = _labels_and_probs(labels, pred_probs)
     return _find(y, p, calibrate)
 
@@ -259,6 +261,7 @@ def label_issue_scores(
     ``logits_per_epoch`` (E x N_train x C) averaged over the epochs when given. ``device``, ``precision``,
     ``memory_budget``, ``search``: the k-NN search, as in :func:`~difficulty_widget.measures.data.data_scores`.
     """
+    k = check_positive_int(k, "k")  # checked even when pred_probs make the k-NN shares unneeded
     y_all = check_labels(labels)
     rows = SupportRows.from_mask(support_mask, len(y_all))
     y = y_all[rows.support]
@@ -283,7 +286,7 @@ def label_issue_scores(
                 "code the classes 0..C-1 (or pass pred_probs with one column per class)"
             )
         support_x = rows.take(x, rows.support)
-        k = min(k, len(support_x) - 1)
+        k = min(check_positive_int(k, "k"), len(support_x) - 1)  # at most every other support row
         if k < 1:
             raise ValueError("label issues need at least two support (training) rows")
         if search is not None:
@@ -356,14 +359,32 @@ def label_issue_summary(
     flag_series = pd.Series(to_numpy(label_issue) if not isinstance(label_issue, pd.Series) else label_issue)
     known = flag_series.notna().to_numpy()
     y = check_labels(to_numpy(labels), n=len(flag_series))
+    given = flag_series[known]
+    if not (pd.api.types.is_bool_dtype(given.dtype) or given.map(lambda v: isinstance(v, (bool, np.bool_))).all()):
+        raise TypeError(
+            f"label_issue must hold True / False flags (or missing values), got dtype {flag_series.dtype}, "
+            f"e.g. {given[~given.map(lambda v: isinstance(v, (bool, np.bool_)))].iloc[0]!r}"
+        )
     flag = flag_series.to_numpy(dtype=bool, na_value=False)
     suggested_series = pd.Series(
         to_numpy(suggested_label) if not isinstance(suggested_label, pd.Series) else suggested_label
     )
     if len(suggested_series) != len(y):
         raise ValueError(f"suggested_label has {len(suggested_series)} rows, expected {len(y)}")
-    suggested = suggested_series.to_numpy(dtype=np.float64, na_value=-1).astype(np.int64)
-    c = int(max(y.max(), suggested.max()) + 1) if n_classes is None else int(n_classes)
+    if suggested_series.dtype == bool or not pd.api.types.is_numeric_dtype(suggested_series.dtype):
+        raise TypeError(
+            f"suggested_label must hold class indices (or missing values), got dtype {suggested_series.dtype}"
+        )
+    suggested_float = suggested_series.to_numpy(dtype=np.float64, na_value=-1)
+    fractional = suggested_float != np.round(suggested_float)
+    if fractional.any():
+        raise ValueError(
+            f"suggested_label must hold whole class indices, got {float(suggested_float[fractional][0])!r}"
+        )
+    suggested = suggested_float.astype(np.int64)
+    if n_classes is not None:
+        n_classes = check_positive_int(n_classes, "n_classes")
+    c = int(max(y.max(), suggested.max()) + 1) if n_classes is None else n_classes
     if n_classes is None and class_names is None and c * c > MAX_CELLS:  # the joint table is C x C
         raise ValueError(f"labels go up to {c - 1}: a {c} x {c} table would not fit in memory; code the classes 0..C-1")
     names = [str(i) for i in range(c)] if class_names is None else [str(name) for name in class_names]

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_labels, check_logits
+from .._validation import check_bool, check_labels, check_logits
 from .registry import Measure, register
 
 MODEL_SCORE_COLUMNS = ("prediction", "correct", "confidence", "true_prob", "margin", "entropy", "loss")
@@ -198,6 +198,7 @@ def mistakenness(logits: Any, labels: Any, *, use_logits: bool = False) -> np.nd
     (``fiftyone.brain.compute_mistakenness(..., use_logits=True)``). Confident and wrong is near 1, confident and
     right near 0, unsure in between (``fiftyone/brain/internal/core/mistakenness.py``, classification case).
     """
+    use_logits = check_bool(use_logits, "use_logits")
     return per_row(logits, labels, {"mistakenness": _mistakenness(use_logits)})["mistakenness"]
 
 

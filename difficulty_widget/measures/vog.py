@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_labels, to_numpy
+from .._validation import check_bool, check_labels, to_numpy
 from .registry import Measure, register
 from .support import SupportRows, expand
 
@@ -150,6 +150,7 @@ def variance_of_gradients(gradients_per_checkpoint: Any, labels: Any = None, nor
     mu_p = 1/K sum_t S_t,p (eq. 2, the population standard deviation per input value, averaged over the D values:
     pixels and channels); then (VoG - mean over the class) / std over the class (eq. 3).
     """
+    normalize = check_bool(normalize, "normalize")
     if isinstance(gradients_per_checkpoint, GradientVariance):
         raw = gradients_per_checkpoint.scores()
     else:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_positive_int
+from .._validation import check_bool, check_positive_int
 from .similarity import check_similarity
 
 COLUMNS = ["matrix_a", "matrix_b", "spearman", "kendall", "cosine", "edge_compliance", "edge_chance", "n_edges", "k"]
@@ -70,6 +70,7 @@ def edge_compliance(a: np.ndarray, b: np.ndarray, k: int, positive_only: bool = 
     """(share of a's top-k edges per class that are among b's top-k neighbours of that class, the chance share,
     the number of edges). a's top-k: the k largest off-diagonal entries of each row (ties to the lower index),
     only entries > 0 if ``positive_only``; b's top-k: every entry at least the row's k-th largest."""
+    positive_only = check_bool(positive_only, "positive_only")
     n = len(a)
     off = ~np.eye(n, dtype=bool)
     hits = total = 0

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import to_numpy
+from .._validation import check_seed, to_numpy
 from .hierarchy import Hierarchy
 from .similarity import check_similarity
 
@@ -67,6 +67,7 @@ def normalise_similarity(similarity: Any) -> np.ndarray:
 def group_classes(similarity: Any, method: str = "affinity", seed: int = 0, noise: str = "group") -> np.ndarray:
     """Partition the classes by clustering the similarity matrix (see the module docstring): group id per class,
     0 .. n_groups - 1 in order of first appearance."""
+    seed = check_seed(seed, "seed")
     if method not in GROUPINGS:
         raise ValueError(f"groups must be one of {GROUPINGS} or an array of group ids, got {method!r}")
     if noise not in NOISE:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import check_seed
 from .depth import SimilarityDepth, _explicit_groups, group_classes, maximum_spanning_tree
 from .hierarchy import Hierarchy
 from .similarity import check_similarity, confusion_counts
@@ -112,6 +113,7 @@ def class_graph(
         summed), at most ``max_confusion_edges`` of them, the largest first (default: 3 per class).
     seed, iterations : of the spring layout.
     """
+    seed = check_seed(seed, "seed")
     sim = check_similarity(structural, name="structural")
     n = len(sim)
     names = _class_names(class_names, hierarchy, n)

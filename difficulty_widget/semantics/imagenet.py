@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import check_seed
 from .datasets import imagenet1k_wnids
 from .depth import GROUPINGS, SimilarityDepth, similarity_depth
 from .hierarchy import Hierarchy
@@ -60,6 +61,7 @@ class SemanticStudy:
 
 def random_classifier_templates(n_classes: int, n_features: int, seed: int = 0) -> np.ndarray:
     """Templates of a freshly initialised ``nn.Linear(n_features, n_classes)`` (PyTorch's default init), seeded."""
+    seed = check_seed(seed, "seed")
     import torch
     from torch import nn
 
