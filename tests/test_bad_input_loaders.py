@@ -9,12 +9,26 @@ files whose contents are not images and labels.
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from difficulty_widget.data import DATA_ENV, load_cifar10h, load_fashion_mnist, load_mnist, read_idx, write_idx
+from difficulty_widget.data import (
+    DATA_ENV,
+    ImageData,
+    counts_from_annotations,
+    load_cifar10h,
+    load_fashion_mnist,
+    load_mnist,
+    read_idx,
+    thumbnails,
+    write_idx,
+)
+from difficulty_widget.data.image_source import ImageSource
+from difficulty_widget.data.thumbnails import MAX_THUMB_SIZE
 
 
 def idx_bytes(array: np.ndarray, code: int = 0x08) -> bytes:
@@ -85,6 +99,21 @@ BAD_DATASETS = {
     "label out of range": (IMAGES, idx_bytes(np.array([0, 1, 2, 10], np.uint8)), r"labels from 0 to 10; expected"),
     "counts differ": (IMAGES, idx_bytes(np.array([0, 1], np.uint8)), r"train images \(4, 28, 28\).* do not match"),
     "truncated images": (IMAGES[:-5], LABELS, r"train-images-idx3-ubyte: header declares shape \(4, 28, 28\)"),
+    "no images": (
+        idx_bytes(np.zeros((0, 28, 28), np.uint8)),
+        idx_bytes(np.zeros(0, np.uint8)),
+        r"train-images-idx3-ubyte holds no images \(shape \(0, 28, 28\)\)",
+    ),
+    "images 0 pixels high": (
+        idx_bytes(np.zeros((4, 0, 5), np.uint8)),
+        LABELS,
+        r"train-images-idx3-ubyte holds images of 0 x 5 pixels",
+    ),
+    "images 0 pixels wide": (
+        idx_bytes(np.zeros((4, 5, 0), np.uint8)),
+        LABELS,
+        r"images-idx3-ubyte holds images of 5 x 0",
+    ),
 }
 
 
@@ -149,7 +178,25 @@ BAD_CIFAR10H = {
     "negative counts": (lambda p: _npy(p / "h.npy", -GOOD_COUNTS), r"contains negative values"),
     "NaN": (lambda p: _npy(p / "h.npy", np.full((2, 10), np.nan)), r"contains NaN or infinite values"),
     "fractions not summing to 1": (lambda p: _npy(p / "h.npy", np.full((2, 10), 0.5)), r"do not all sum to 1"),
+    "unterminated header": (lambda p: _bytes(p / "h.npy", _npy_header("((((2, 10), }")), r"damaged or truncated \.npy"),
+    "header not a dict": (lambda p: _bytes(p / "h.npy", _npy_header("), }")), r"is a damaged or truncated \.npy file"),
+    "uint64 counts beyond int64": (
+        lambda p: _npy(p / "h.npy", np.full((2, 10), 2**63 + 5, np.uint64)),
+        r"holds a count of 9\.22337e\+18, beyond 2147483647",
+    ),
+    "whole-number float counts 1e30": (
+        lambda p: _npy(p / "h.npy", np.full((2, 10), 1e30)),
+        r"holds a count of 1e\+30, beyond 2147483647",
+    ),
+    "int64 counts 2**40": (lambda p: _npy(p / "h.npy", np.full((2, 10), 2**40)), r"holds a count of 1\.09951e\+12"),
+    "negative float counts": (lambda p: _npy(p / "h.npy", np.full((2, 10), -1e30)), r"contains negative values"),
 }
+
+
+def _npy_header(shape: str) -> bytes:
+    """A version 1.0 .npy header whose dict is cut after ``'shape': `` + ``shape``: NumPy's parser fails on it."""
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
 
 
 @pytest.mark.parametrize(("make", "message"), list(BAD_CIFAR10H.values()), ids=list(BAD_CIFAR10H))
@@ -168,3 +215,232 @@ def test_load_cifar10h_arguments(tmp_path):
         load_cifar10h(path, download="no")
     assert load_cifar10h(tmp_path).counts.shape == (4, 10)  # the folder, and the file itself, still work
     assert load_cifar10h(path).counts.dtype == np.int64
+
+
+def test_load_cifar10h_counts_beyond_the_bound_are_not_called_negative(tmp_path):
+    for array in (np.full((2, 10), 2**63 + 5, np.uint64), np.full((2, 10), 1e30)):
+        with pytest.raises(ValueError, match=r"beyond 2147483647 \(2\*\*31 - 1\)") as info:
+            load_cifar10h(_npy(tmp_path / "h.npy", array))
+        assert "negative" not in str(info.value)
+    big = load_cifar10h(_npy(tmp_path / "h.npy", np.full((2, 10), 2**31 - 1, np.uint64)))  # the bound itself
+    assert big.counts.dtype == np.int64 and int(big.counts.max()) == 2**31 - 1
+
+
+def test_load_cifar10h_cifar10_root_must_be_a_path(tmp_path):
+    path = _npy(tmp_path / "cifar10h-counts.npy", GOOD_COUNTS)
+    for root in (5, b"/tmp", ["/tmp"]):
+        with pytest.raises(TypeError, match=r"cifar10_root must be a folder path \(str or os\.PathLike\) or None, got"):
+            load_cifar10h(path, cifar10_root=root)
+
+
+# ---------------------------------------------------------------------------------------------- paths the OS refuses
+def test_paths_with_names_too_long_raise_value_errors_naming_them(tmp_path):
+    long = tmp_path / ("n" * 300)
+    with pytest.raises(ValueError, match=r"path .*nnnn cannot be read as an IDX file \(File name too long\)"):
+        read_idx(long)
+    with pytest.raises(ValueError, match=r"root must be a folder holding the IDX files; cannot use .*File name too"):
+        load_mnist("train", root=long)
+    with pytest.raises(ValueError, match=r"path: cannot use .*nnnn \(File name too long\)"):
+        load_cifar10h(long)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may read any file")
+def test_an_unreadable_idx_file_is_a_value_error(tmp_path):
+    path = tmp_path / "x-idx1-ubyte"
+    path.write_bytes(GOOD)
+    path.chmod(0o000)
+    try:
+        with pytest.raises(ValueError, match=r"cannot be read as an IDX file \(Permission denied\)"):
+            read_idx(path)
+    finally:
+        path.chmod(0o600)
+
+
+# ---------------------------------------------------------------------------------------------- annotations
+ONE = pd.DataFrame({"annotator": [0, 1], "instance": [0, 0], "label": [0, 1]})
+
+
+@pytest.mark.parametrize("value", [0.5, "no", "False", 1, None, np.array([True])], ids=repr)
+def test_counts_from_annotations_allow_repeats_must_be_true_or_false(value):
+    with pytest.raises(TypeError, match=r"allow_repeats must be True or False"):
+        counts_from_annotations(ONE, allow_repeats=value)
+
+
+BAD_TIMES = {
+    "booleans": [True, False],
+    "datetimes": pd.to_datetime(["2020-01-01", "2020-01-02"]),
+    "durations": pd.to_timedelta([1, 2], unit="s"),
+    "booleans as objects": pd.Series([True, None], dtype=object),
+    "complex": np.array([1 + 1j, 2]),
+    "text": ["1.5", "2"],
+    "nullable booleans": pd.array([True, None], dtype="boolean"),
+}
+
+
+@pytest.mark.parametrize("times", list(BAD_TIMES.values()), ids=list(BAD_TIMES))
+def test_counts_from_annotations_reaction_time_must_hold_numbers(times):
+    with pytest.raises(ValueError, match=r"table\['reaction_time'\] must be numeric \(seconds or milliseconds"):
+        counts_from_annotations(ONE.assign(reaction_time=times))
+
+
+def test_counts_from_annotations_reaction_times_that_are_numbers():
+    table = pd.DataFrame({"annotator": [0, 1, 2], "instance": [0, 0, 1], "label": [0, 1, 1]})
+    for times in (pd.array([1, None, 3], dtype="Int64"), pd.Series([1, None, 3.5], dtype=object), [1, np.nan, 3]):
+        median = counts_from_annotations(table.assign(reaction_time=times)).median_reaction_time
+        assert median.dtype == np.float64 and median[0] == 1.0 and median[1] in (3.0, 3.5)
+
+
+@pytest.mark.parametrize(
+    ("table", "kwargs", "message"),
+    [
+        ({"instance": [0, 2**40], "label": [0, 1]}, {}, r"1099511627777 rows \(the largest table\['instance'\] \+ 1\)"),
+        ({"instance": [0, 2**62], "label": [0, 1]}, {}, r"4611686018427387905 rows"),
+        ({"instance": [0, 1], "label": [0, 2**40]}, {}, r"1099511627777 columns \(the largest table\['label'\] \+ 1\)"),
+        ({"instance": [0, 1], "label": [0, 1]}, {"n_instances": 10**12}, r"1000000000000 rows \(n_instances\)"),
+        ({"instance": [0, 1], "label": [0, 1]}, {"n_classes": 2**27 + 1}, r"134217729 columns \(n_classes\)"),
+    ],
+)
+def test_counts_from_annotations_refuse_tables_too_large_before_allocating(table, kwargs, message):
+    with pytest.raises(ValueError, match=message) as info:
+        counts_from_annotations(pd.DataFrame({"annotator": [0, 1], **table}), **kwargs)
+    assert "more than 268435456 (2**28, 2 GiB)" in str(info.value)
+
+
+def test_counts_from_annotations_instances_beyond_n_instances():
+    table = pd.DataFrame({"annotator": [0, 1], "instance": [0, 2**62], "label": [0, 3]})
+    with pytest.raises(ValueError, match=r"n_instances is 1 but table\['instance'\] goes up to 4611686018427387904"):
+        counts_from_annotations(table, n_instances=1, n_classes=4)
+    assert counts_from_annotations(ONE, n_instances=2**20, n_classes=2).counts.shape == (2**20, 2)  # large is fine
+
+
+# ---------------------------------------------------------------------------------------------- ImageData
+IMG = np.zeros((4, 5, 5), np.uint8)
+LAB = np.array([0, 1, 2, 1])
+NAMES = ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"class_names": "abc"}, TypeError, r"class_names must be a list of strings, got str 'abc'"),
+        ({"class_names": b"abc"}, TypeError, r"class_names must be a list of strings, got bytes"),
+        ({"class_names": [0, 1, 2]}, TypeError, r"class_names\[0\] must be a string, got int"),
+        ({"class_names": ["a", "a", "b"]}, ValueError, r"class_names must be unique, .* more than once: \['a'\]"),
+        ({"wnids": "n01"}, TypeError, r"wnids must be a list of strings, got str 'n01'"),
+        ({"wnids": ["n01", None, "n03"]}, TypeError, r"wnids\[1\] must be a string, got NoneType"),
+        ({"wnids": ["n01", "n02"]}, ValueError, r"wnids has 2 entries, expected one per class \(3\)"),
+        ({"split": "train"}, TypeError, r"split must hold one split name per image, got the single 'train'"),
+        ({"split": ["train", None, "test", "train"]}, ValueError, r"split must hold a split name .* split\[1\] = None"),
+        ({"split": ["train", np.nan, 3, "t"]}, ValueError, r"2 of 4 entries are not strings, e.g. split\[1\] = nan"),
+    ],
+)
+def test_image_data_names_and_splits(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        ImageData(IMG, LAB, **{"class_names": NAMES, **kwargs})
+
+
+def test_image_data_accepts_names_as_any_sequence_of_strings():
+    data = ImageData(IMG, LAB, np.array(NAMES), wnids=("n1", "n2", "n3"), split=np.array(["a", "b", "a", "b"]))
+    assert data.class_names == NAMES and all(type(c) is str for c in data.class_names)
+    assert data.wnids == ["n1", "n2", "n3"] and data.where_split("b").ids.tolist() == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("chosen", "message"),
+    [
+        (
+            [0.5, 1.0],
+            r"mask_or_index must be a boolean mask of shape \(4,\) or a 1-D sequence of integer positions, got",
+        ),
+        ([10], r"mask_or_index holds positions out of range \[0, 4\): \[10\]"),
+        ([-1], r"mask_or_index holds positions out of range \[0, 4\): \[-1\]"),
+        (np.array([2**63 + 1], np.uint64), r"out of range \[0, 4\): \[9223372036854775809\]"),
+        ([], r"mask_or_index chooses no instances; an ImageData holds at least one image"),
+        (np.zeros(4, bool), r"mask_or_index chooses no instances"),
+        (np.ones(3, bool), r"mask_or_index: a boolean mask must have shape \(4,\), got \(3,\)"),
+        ([0, 0], r"mask_or_index chooses positions more than once: \[0\]"),
+        ([[0, 1]], r"mask_or_index must be a boolean mask .* of shape \(1, 2\)"),
+        (3, r"mask_or_index must be a boolean mask .* of shape \(\)"),
+        (["0"], r"mask_or_index must be a boolean mask .* got dtype <U1"),
+    ],
+    ids=repr,
+)
+def test_image_data_subset_names_mask_or_index(chosen, message):
+    with pytest.raises(ValueError, match=message):
+        ImageData(IMG, LAB, NAMES).subset(chosen)
+
+
+def test_image_data_subset_still_takes_masks_and_positions():
+    data = ImageData(IMG, LAB, NAMES, ids=np.array([10, 11, 12, 13]))
+    assert data.subset([3, 0]).ids.tolist() == [13, 10]
+    assert data.subset(np.array([True, False, True, False])).ids.tolist() == [10, 12]
+    assert data.subset(np.arange(4, dtype=np.uint8)).ids.tolist() == [10, 11, 12, 13]
+
+
+def test_image_data_where_split_names_split():
+    data = ImageData(IMG, LAB, NAMES, split=["train", "test", "test", "train"])
+    with pytest.raises(TypeError, match=r"split must be a split name \(a string\), got NoneType"):
+        data.where_split(None)
+    with pytest.raises(ValueError, match=r"no instances with split 'val'; splits are \['test', 'train'\]"):
+        data.where_split("val")
+    data.split = np.array(["train", None, "test", "train"], dtype=object)  # set after construction: not checked
+    with pytest.raises(ValueError, match=r"no instances with split 'val'; splits are \['None', 'test', 'train'\]"):
+        data.where_split("val")
+
+
+# ---------------------------------------------------------------------------------------------- thumbnails
+def test_thumbnail_size_is_bounded_like_the_explorers():
+    from difficulty_widget.widget.explorer import THUMB_SIZES
+
+    assert MAX_THUMB_SIZE == THUMB_SIZES[1]
+    for size in (MAX_THUMB_SIZE + 1, 100_000):
+        with pytest.raises(ValueError, match=r"size must be a number of pixels in \[1, 512\], got"):
+            thumbnails(IMG, [0], size=size)
+        with pytest.raises(ValueError, match=r"size must be a number of pixels in \[1, 512\]"):
+            ImageData(IMG, LAB, NAMES).thumbnails([0], size=size)
+        with pytest.raises(ValueError, match=r"size must be a number of pixels in \[1, 512\]"):
+            ImageSource(IMG, 4).thumbnails([0], size)
+    assert len(thumbnails(IMG, [0], size=MAX_THUMB_SIZE)) == 1
+
+
+@pytest.mark.parametrize(
+    ("id_index", "message"),
+    [
+        (
+            np.array([5, 6, 7, 8, 9, 10]),
+            r"id_index must hold one integer id per image, shape \(4,\), got int64 of shape",
+        ),
+        (np.array([5, 6, 7]), r"shape \(4,\), got int64 of shape \(3,\)"),
+        (np.array([[5, 6, 7, 8]]), r"got int64 of shape \(1, 4\)"),
+        (np.array([5.0, 6, 7, 8]), r"id_index must hold one integer id per image, shape \(4,\), got float64"),
+        (np.array([True, False, True, False]), r"got bool of shape \(4,\)"),
+        (np.array([5, 5, 6, 7]), r"id_index must hold distinct ids; these appear more than once: \[5\]"),
+    ],
+)
+def test_thumbnails_id_index_must_name_each_image_once(id_index, message):
+    with pytest.raises(ValueError, match=message):
+        thumbnails(IMG, [5], id_index=id_index)
+
+
+# ---------------------------------------------------------------------------------------------- dict items
+@pytest.mark.parametrize("label", [True, np.bool_(False), np.array([True])], ids=repr)
+def test_dict_items_refuse_boolean_labels(label):
+    from difficulty_widget.data import DictItems
+
+    items = DictItems([{"image": np.zeros((4, 4), np.uint8), "label": label}])
+    with pytest.raises(ValueError, match=r"item 0, key 'label': the label must be one integer class index, got"):
+        items[0]
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["not an image", np.array([[None]], dtype=object), np.array([["a"]]), [[1, 2], [3]], np.zeros((2, 2), complex)],
+    ids=["text", "objects", "strings", "ragged", "complex"],
+)
+def test_dict_items_name_the_item_and_key_of_a_bad_image(image):
+    from difficulty_widget.data import DictItems
+
+    items = DictItems([{"img": np.zeros((4, 4), np.uint8), "label": 0}, {"img": image, "label": 1}])
+    assert items[0][1] == 0
+    with pytest.raises(ValueError, match=r"item 1, key 'img': "):
+        items[1]

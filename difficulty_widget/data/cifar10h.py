@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._validation import check_labels
+from .._validation import check_bool, check_labels
 from .images import ImageData
 from .loaders import DATA_ENV, DatasetNotFoundError
 
@@ -95,6 +95,10 @@ def load_cifar10h(
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if not isinstance(download, (bool, np.bool_)):
         raise ValueError(f"download must be True or False, got {download!r}")
+    if cifar10_root is not None and not isinstance(cifar10_root, (str, os.PathLike)):
+        raise TypeError(
+            f"cifar10_root must be a folder path (str or os.PathLike) or None, got {type(cifar10_root).__name__}"
+        )
     file = _find_cifar10h_file(Path(path).expanduser())
     counts, is_probabilities = _check_cifar10h_array(_read_npy(file), file)
     images = None
@@ -108,12 +112,15 @@ def load_cifar10h(
 
 
 def _find_cifar10h_file(path: Path) -> Path:
-    if path.is_file():
-        return path
-    if path.is_dir():
-        for name in CIFAR10H_FILES:
-            if (path / name).is_file():
-                return path / name
+    try:
+        if path.is_file():
+            return path
+        if path.is_dir():
+            for name in CIFAR10H_FILES:
+                if (path / name).is_file():
+                    return path / name
+    except OSError as err:  # a name too long, an I/O error
+        raise ValueError(f"path: cannot use {path} ({err.strerror or err})") from None
     raise DatasetNotFoundError(
         f"CIFAR-10H not found: {path} is neither one of {', '.join(CIFAR10H_FILES)} nor a folder holding one.\n"
         f"To get it: download {CIFAR10H_FILES[0]} from {CIFAR10H_URL} (folder data/) and pass its folder or path."
@@ -131,8 +138,11 @@ def _read_npy(file: Path) -> np.ndarray:
     expected = (
         f"expected a NumPy .npy file holding an (n_images, {len(CIFAR10_CLASSES)}) matrix, such as {CIFAR10H_FILES[0]}"
     )
-    with open(file, "rb") as fh:
-        head = fh.read(8)
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(8)
+    except OSError as err:  # no permission to read it, an I/O error
+        raise ValueError(f"cannot read {file} ({err.strerror or err}); {expected}") from None
     if head.startswith(_ZIP_MAGIC):
         raise ValueError(f"{file} is a .npz archive (several arrays); {expected} (np.save, not np.savez)")
     if not head.startswith(_NPY_MAGIC):
@@ -144,8 +154,11 @@ def _read_npy(file: Path) -> np.ndarray:
         if "object" in str(err).lower() or "pickle" in str(err).lower():
             raise ValueError(f"{file} holds Python objects (dtype object), not numbers; {expected}") from None
         raise ValueError(f"{file} is a damaged or truncated .npy file ({err}); {expected}") from None
-    except (OSError, EOFError, TypeError, SyntaxError) as err:  # header and mmap problems of a damaged file
-        raise ValueError(f"{file} is a damaged or truncated .npy file ({err}); {expected}") from None
+    except Exception as err:  # a damaged header fails in NumPy's parser in many ways (TokenError, SyntaxError, ...)
+        if isinstance(err, MemoryError):
+            raise
+        problem = f"{type(err).__name__}: {err}"
+        raise ValueError(f"{file} is a damaged or truncated .npy file ({problem}); {expected}") from None
 
 
 def _check_cifar10h_array(raw: np.ndarray, file: Path) -> tuple[np.ndarray, bool]:
@@ -153,21 +166,39 @@ def _check_cifar10h_array(raw: np.ndarray, file: Path) -> tuple[np.ndarray, bool
     if raw.ndim != 2 or raw.shape[1] != n_classes or raw.shape[0] == 0:
         raise ValueError(f"{file} must hold an (n_images, {n_classes}) matrix, got shape {raw.shape}")
     if np.issubdtype(raw.dtype, np.integer):
+        if raw.min() < 0:
+            raise ValueError(f"{file} contains negative values")
+        if raw.max() > MAX_COUNT:
+            raise ValueError(_too_large(file, raw.max()))
         counts, is_probabilities = raw.astype(np.int64), False
     elif np.issubdtype(raw.dtype, np.floating):
         counts = raw.astype(np.float64)
-        is_probabilities = not np.array_equal(counts, np.round(counts))
         if not np.isfinite(counts).all():
             raise ValueError(f"{file} contains NaN or infinite values")
+        if (counts < 0).any():
+            raise ValueError(f"{file} contains negative values")
+        is_probabilities = not np.array_equal(counts, np.round(counts))
         if not is_probabilities:
+            if counts.max() > MAX_COUNT:
+                raise ValueError(_too_large(file, counts.max()))
             counts = counts.astype(np.int64)
     else:
         raise ValueError(f"{file} must hold numbers, got dtype {raw.dtype}")
-    if (counts < 0).any():
-        raise ValueError(f"{file} contains negative values")
     if is_probabilities and not np.allclose(counts.sum(axis=1), 1.0, rtol=0.0, atol=1e-6):
         raise ValueError(f"{file} holds fractions whose rows do not all sum to 1; expected counts or probabilities")
     return counts, is_probabilities
+
+
+#: The largest label count accepted: annotators per image (CIFAR-10H has 47 to 63); far beyond any real count, and
+#: below 2**53, where whole-number floats stop being exact and before int64 (where a cast would wrap) overflows.
+MAX_COUNT = 2**31 - 1
+
+
+def _too_large(file: Path, value: Any) -> str:
+    return (
+        f"{file} holds a count of {value:.6g}, beyond {MAX_COUNT} (2**31 - 1): expected how many annotators chose "
+        "each class (CIFAR-10H: 47 to 63 per image) or probabilities"
+    )
 
 
 def _load_cifar10_test(root: str | os.PathLike | None, download: bool) -> ImageData:
@@ -220,10 +251,11 @@ def counts_from_annotations(
         and ``label`` (class index, >= 0), and optionally a numeric ``reaction_time``. For the CIFAR-10H raw file
         (``cifar10h-raw.csv``), drop the attention checks (``is_attn_check == 1``) and rename ``annotator_id`` ->
         ``annotator``, ``cifar10_test_test_idx`` -> ``instance``, ``chosen_label`` -> ``label``.
-    n_instances, n_classes : sizes of the result (default: one more than the largest instance / label). Instances
-        without any annotation get an all-zero row, which the human scores reject: subset them away first.
-    allow_repeats : count every row even when an annotator labelled the same instance more than once (by
-        default such repeats are an error, since they usually mean unfiltered attention checks).
+    n_instances, n_classes : sizes of the result (default: one more than the largest instance / label), at most
+        2**28 cells together (:data:`MAX_CELLS`). Instances without any annotation get an all-zero row, which the
+        human scores reject: subset them away first.
+    allow_repeats : True or False: count every row even when an annotator labelled the same instance more than
+        once (by default such repeats are an error, since they usually mean unfiltered attention checks).
 
     Returns
     -------
@@ -238,12 +270,16 @@ def counts_from_annotations(
         raise ValueError(f"table lacks column(s) {missing}; it has {list(table.columns)}")
     if len(table) == 0:
         raise ValueError("table is empty: expected at least one annotation")
+    allow_repeats = check_bool(allow_repeats, "allow_repeats")
     if table["annotator"].isna().any():
         raise ValueError(f"table['annotator'] has {int(table['annotator'].isna().sum())} missing value(s)")
     instance = check_labels(table["instance"].to_numpy(), name="table['instance']")
     label = check_labels(table["label"].to_numpy(), name="table['label']")
     n = _size(n_instances, int(instance.max()) + 1, "n_instances", "table['instance']")
     c = _size(n_classes, int(label.max()) + 1, "n_classes", "table['label']")
+    if n * c > MAX_CELLS:  # the count table is N x C int64 (and instance * c + label must not overflow)
+        raise ValueError(_too_many_cells(n, c, n_instances, n_classes))
+    times = _reaction_times(table) if "reaction_time" in table.columns else None
     if not allow_repeats:
         repeated = table.duplicated(subset=["annotator", "instance"])
         if repeated.any():
@@ -252,15 +288,48 @@ def counts_from_annotations(
                 f"table has {int(repeated.sum())} repeated (annotator, instance) pair(s), e.g. {first}; "
                 "drop them (e.g. attention checks) or pass allow_repeats=True to count every row"
             )
-    counts = np.bincount(instance * c + label, minlength=n * c).reshape(n, c).astype(np.int64)
+    counts = np.bincount(instance * c + label, minlength=n * c).reshape(n, c).astype(np.int64, copy=False)
     median = None
-    if "reaction_time" in table.columns:
-        times = pd.to_numeric(table["reaction_time"], errors="coerce")
-        if times.isna().sum() > table["reaction_time"].isna().sum():
-            raise ValueError("table['reaction_time'] must be numeric (seconds or milliseconds)")
-        grouped = pd.Series(times.to_numpy(dtype=np.float64)).groupby(instance).median()
+    if times is not None:
+        grouped = pd.Series(times).groupby(instance).median()
         median = grouped.reindex(np.arange(n)).to_numpy(dtype=np.float64)
     return AnnotationCounts(counts=counts, median_reaction_time=median)
+
+
+#: The most cells the count table may have (2**28 int64: 2 GiB), as for the tables of label-issue summaries.
+MAX_CELLS = 2**28
+
+
+def _too_many_cells(n: int, c: int, n_instances: Any, n_classes: Any) -> str:
+    rows = "n_instances" if n_instances is not None else "the largest table['instance'] + 1"
+    columns = "n_classes" if n_classes is not None else "the largest table['label'] + 1"
+    return (
+        f"the count table would have {n} rows ({rows}) x {c} columns ({columns}) = {n * c} cells, more than "
+        f"{MAX_CELLS} (2**28, 2 GiB); instances and labels are row and class indices 0 .. n-1: renumber them "
+        "(e.g. with pandas.factorize) or pass the true n_instances / n_classes"
+    )
+
+
+def _reaction_times(table: pd.DataFrame) -> np.ndarray:
+    """``table['reaction_time']`` as float64 seconds (NaN where missing), or a ValueError when it holds anything but
+    real numbers: booleans, datetimes, durations, text or complex numbers have no median in seconds."""
+    column = table["reaction_time"]
+    kind = getattr(column.dtype, "kind", "O")
+    if kind == "O":
+        present = column[column.notna()]
+        odd = [v for v in present if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number))]
+        odd += [v for v in present if isinstance(v, (complex, np.complexfloating))]
+        if not odd:
+            return np.array([np.nan if pd.isna(v) else float(v) for v in column], dtype=np.float64)
+        what = f"values such as {odd[0]!r:.40} ({type(odd[0]).__name__})"
+    elif kind in "iuf":
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        what = f"dtype {column.dtype}"
+    raise ValueError(
+        f"table['reaction_time'] must be numeric (seconds or milliseconds, NaN where missing), got {what}; "
+        "convert durations or timestamps to numbers first"
+    )
 
 
 def _size(given: Any, needed: int, name: str, column: str) -> int:

@@ -123,7 +123,17 @@ def as_image_tensor(value: Any) -> torch.Tensor:
         from torchvision.transforms.functional import to_tensor
 
         return to_tensor(value)
-    x = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    if not isinstance(value, torch.Tensor):
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":  # strings, objects, complex, datetimes: no pixels
+            raise ValueError(
+                f"an image must be a PIL image or an array or tensor of numbers, got {type(value).__name__} "
+                f"{value!r:.60} (dtype {arr.dtype})"
+            )
+        value = arr
+    elif value.dtype.is_complex:
+        raise ValueError(f"an image must hold real numbers, got a tensor of dtype {value.dtype}")
+    x = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
     if x.dtype.is_floating_point:
         return x.float() if x.dtype == torch.float64 else x
     if x.ndim == 2:
@@ -167,7 +177,11 @@ class DictItems(Dataset):
         missing = [k for k in (self.image_key, self.label_key) if k not in item]
         if missing:
             raise ValueError(f"item {index} has no key {missing[0]!r}; its keys are {list(item.keys())}")
-        return as_image_tensor(item[self.image_key]), _as_label(item[self.label_key], index)
+        try:
+            image = as_image_tensor(item[self.image_key])
+        except (TypeError, ValueError, RuntimeError) as err:  # PIL, NumPy and torch conversions of odd values
+            raise ValueError(f"item {index}, key {self.image_key!r}: {err}") from None
+        return image, _as_label(item[self.label_key], index, self.label_key)
 
     def __repr__(self) -> str:
         return f"DictItems({type(self.dataset).__name__}, image_key={self.image_key!r}, label_key={self.label_key!r})"
@@ -249,10 +263,15 @@ def _first_item(data: Any) -> Any:
     return data[0]
 
 
-def _as_label(value: Any, index: int) -> int:
-    arr = to_numpy(value)
-    if arr.size != 1 or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
-        raise ValueError(f"item {index}: the label must be one integer class index, got {value!r}")
+def _as_label(value: Any, index: int, key: str | None = None) -> int:
+    where = f"item {index}" if key is None else f"item {index}, key {key!r}"
+    try:
+        arr = to_numpy(value)
+    except (TypeError, ValueError, RuntimeError):
+        arr = np.asarray(None, dtype=object)
+    if arr.size != 1 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        bool_note = " (True/False is not a class index)" if arr.dtype == bool else ""
+        raise ValueError(f"{where}: the label must be one integer class index, got {value!r:.60}{bool_note}")
     return int(arr.reshape(-1)[0])
 
 

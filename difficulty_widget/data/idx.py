@@ -27,9 +27,19 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (``.gz`` or uncompressed) into a NumPy array of its declared shape.
 
     Raises ``FileNotFoundError`` when ``path`` does not exist and ``ValueError`` naming the file when it is a folder,
-    a ``.gz`` that is not gzip-compressed, a damaged or truncated gzip stream, or not a complete IDX file.
+    a ``.gz`` that is not gzip-compressed, a damaged or truncated gzip stream, not a complete IDX file, or a path the
+    system cannot open (a name too long, no permission to read it, an I/O error).
     """
     path = _as_path(path)
+    try:
+        return _read_file(path)
+    except FileNotFoundError:
+        raise
+    except OSError as err:  # ENAMETOOLONG, EACCES, EIO, ...: the promise is FileNotFoundError or ValueError
+        raise ValueError(f"path {path} cannot be read as an IDX file ({err.strerror or err})") from None
+
+
+def _read_file(path: Path) -> np.ndarray:
     if not path.exists():
         raise FileNotFoundError(f"no such IDX file: {path}")
     if path.is_dir():

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .._validation import check_images, check_positive_int, lookup_positions, to_numpy
+from .._validation import check_images, lookup_positions, to_numpy
 from .images import ImageData
-from .thumbnails import encode_png
+from .thumbnails import check_thumb_size, encode_png
 
 Stats = tuple[np.ndarray, np.ndarray]
 _RANGE_TOLERANCE = 1e-3  # float pixels this far outside [0, 1] count as out of range
@@ -72,7 +72,7 @@ class ImageSource:
 
     def thumbnails(self, rows: Sequence[int], size: int) -> list[bytes]:
         """PNG bytes for each table row in ``rows``, longest side ``size`` pixels."""
-        size = check_positive_int(size, "size")
+        size = check_thumb_size(size)
         out = []
         for row in rows:
             key = (int(row), size)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_images, check_labels
+from .._validation import check_images, check_labels, check_names, to_numpy
 
 
 @dataclass
@@ -35,7 +35,8 @@ class ImageData:
 
     def __post_init__(self) -> None:
         self.images = check_images(self.images)
-        self.class_names = [str(c) for c in self.class_names]
+        self.class_names = [str(c) for c in check_names(self.class_names, "class_names")]  # np.str_ -> str
+        _refuse_repeats(self.class_names, "class_names")
         self.labels = check_labels(self.labels, n=len(self.images), n_classes=len(self.class_names))
         n = len(self.images)
         if self.ids is None:
@@ -45,11 +46,24 @@ class ImageData:
             if len(np.unique(self.ids)) != n:
                 raise ValueError("ids must be unique, one per image")
         if self.split is not None:
+            if isinstance(self.split, (str, bytes)):
+                raise TypeError(f"split must hold one split name per image, got the single {self.split!r:.60}")
             self.split = np.asarray(self.split, dtype=object)
             if self.split.shape != (n,):
                 raise ValueError(f"split must have shape ({n},), got {self.split.shape}")
-        if self.wnids is not None and len(self.wnids) != len(self.class_names):
-            raise ValueError(f"wnids has {len(self.wnids)} entries, expected one per class ({len(self.class_names)})")
+            not_names = [i for i, s in enumerate(self.split) if not isinstance(s, str)]
+            if not_names:
+                i = not_names[0]
+                raise ValueError(
+                    f"split must hold a split name (a string such as 'train') per image; {len(not_names)} of {n} "
+                    f"entries are not strings, e.g. split[{i}] = {self.split[i]!r:.60}"
+                )
+        if self.wnids is not None:
+            self.wnids = [str(w) for w in check_names(self.wnids, "wnids")]
+            if len(self.wnids) != len(self.class_names):
+                raise ValueError(
+                    f"wnids has {len(self.wnids)} entries, expected one per class ({len(self.class_names)})"
+                )
 
     def __len__(self) -> int:
         return len(self.images)
@@ -69,10 +83,32 @@ class ImageData:
         return len(self.class_names)
 
     def subset(self, mask_or_index: Any) -> ImageData:
-        """A new ImageData holding the chosen instances (boolean mask or positional indices)."""
-        index = np.asarray(mask_or_index)
-        if index.dtype == bool and index.shape != (len(self),):
-            raise ValueError(f"boolean mask must have shape ({len(self)},), got {index.shape}")
+        """A new ImageData holding the chosen instances: a boolean mask (one per instance) or positional indices
+        (integers in ``[0, N)``, each at most once). At least one instance must be chosen: an ImageData holds at
+        least one image."""
+        n = len(self)
+        index = to_numpy(mask_or_index)
+        if index.dtype == bool:
+            if index.shape != (n,):
+                raise ValueError(f"mask_or_index: a boolean mask must have shape ({n},), got {index.shape}")
+            index = np.flatnonzero(index)
+        elif index.ndim != 1 or not (np.issubdtype(index.dtype, np.integer) or index.size == 0):
+            raise ValueError(
+                f"mask_or_index must be a boolean mask of shape ({n},) or a 1-D sequence of integer positions, got "
+                f"dtype {index.dtype} of shape {index.shape}"
+            )
+        if index.size == 0:
+            raise ValueError("mask_or_index chooses no instances; an ImageData holds at least one image")
+        bad = index[(index < 0) | (index >= n)]
+        if bad.size:
+            raise ValueError(f"mask_or_index holds positions out of range [0, {n}): {bad[:10].tolist()}")
+        index = index.astype(np.int64)
+        values, counts = np.unique(index, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(
+                f"mask_or_index chooses positions more than once: {values[counts > 1][:10].tolist()}; each instance "
+                "can be in a subset once (its id is unique)"
+            )
         return ImageData(
             images=self.images[index],
             labels=self.labels[index],
@@ -87,9 +123,12 @@ class ImageData:
         """The instances of one split."""
         if self.split is None:
             raise ValueError(f"{self.name} has no split information")
-        mask = self.split == split
+        if not isinstance(split, str):
+            raise TypeError(f"split must be a split name (a string), got {type(split).__name__} {split!r:.60}")
+        mask = np.asarray(self.split == split, dtype=bool)
         if not mask.any():
-            raise ValueError(f"no instances with split {split!r}; splits are {sorted(set(self.split))}")
+            names = sorted({str(s) for s in self.split})
+            raise ValueError(f"no instances with split {split!r}; splits are {names}")
         return self.subset(mask)
 
     def as_dataset(self):
@@ -103,3 +142,10 @@ class ImageData:
         from .thumbnails import thumbnails
 
         return thumbnails(self.images, ids, size=size, id_index=self.ids)
+
+
+def _refuse_repeats(names: list[str], name: str) -> None:
+    seen: set[str] = set()
+    twice = sorted({c for c in names if c in seen or seen.add(c)})
+    if twice:
+        raise ValueError(f"{name} must be unique, one per class; these appear more than once: {twice[:10]}")

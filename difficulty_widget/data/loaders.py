@@ -85,7 +85,11 @@ def load_mnist(split: str = "train", root: str | Path | None = None, download: b
 def _candidate_dirs(root: str | Path | None, subdirs: Sequence[str], system: Sequence[Path]) -> list[Path]:
     if root is not None and not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"root must be a folder path (str or os.PathLike) or None, got {type(root).__name__}")
-    if root is not None and Path(root).expanduser().is_file():
+    try:
+        root_is_file = root is not None and Path(root).expanduser().is_file()
+    except OSError as err:  # a name too long, an I/O error
+        raise ValueError(f"root must be a folder holding the IDX files; cannot use {root} ({err.strerror})") from None
+    if root_is_file:
         raise ValueError(f"root must be a folder holding the IDX files, got the file {root}")
     root = None if root is None else Path(root).expanduser()
     bases = [Path(root)] if root is not None else []
@@ -103,8 +107,11 @@ N_TRAIN = 60000
 
 def _find_file(directory: Path, stem: str) -> Path | None:
     for name in (stem, stem + ".gz"):
-        if (directory / name).is_file():
-            return directory / name
+        try:
+            if (directory / name).is_file():
+                return directory / name
+        except OSError:  # a path the system refuses (a name too long): not a place the file is
+            continue
     return None
 
 
@@ -147,6 +154,13 @@ def _load_idx_dataset(
         if x.ndim != 3 or x.dtype != np.uint8:
             raise ValueError(
                 f"{image_file} must hold uint8 images of shape (n, height, width), got {x.dtype} {x.shape}"
+            )
+        if len(x) == 0:
+            raise ValueError(f"{image_file} holds no images (shape {x.shape}); expected at least one")
+        if 0 in x.shape[1:]:
+            raise ValueError(
+                f"{image_file} holds images of {x.shape[1]} x {x.shape[2]} pixels (shape {x.shape}); expected images "
+                "at least 1 pixel high and wide"
             )
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(f"{label_file} must hold integer labels of shape (n,), got {y.dtype} {y.shape}")
