@@ -14,6 +14,7 @@ Analysis is built, naming the column, rather than failing or changing at save ti
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
 import json
@@ -27,7 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._validation import check_labels, check_non_negative_int
+from ._validation import (
+    check_bool,
+    check_labels,
+    check_names,
+    check_non_negative_int,
+    check_real_array,
+    to_numpy,
+)
 from ._version import __version__
 from .measures import registry
 
@@ -59,7 +67,11 @@ class Analysis:
         self.class_names = _check_class_names(class_names)
         if wnids is not None and (isinstance(wnids, str) or not isinstance(wnids, Sequence)):
             raise ValueError(f"wnids must be a sequence of WordNet ids, got {type(wnids).__name__}")
-        self.wnids = None if wnids is None else [_check_text(str(w), f"wnids[{i}]") for i, w in enumerate(wnids)]
+        self.wnids = (
+            None
+            if wnids is None
+            else [_check_text(str(w), f"wnids[{i}]") for i, w in enumerate(check_names(wnids, "wnids"))]
+        )
         if self.wnids is not None and len(self.wnids) != len(self.class_names):
             raise ValueError(f"wnids has {len(self.wnids)} entries, expected one per class ({self.n_classes})")
         if provenance is not None and not isinstance(provenance, Mapping):
@@ -74,29 +86,35 @@ class Analysis:
             raise ValueError(f"tables must be a mapping of names to DataFrames, got {type(tables).__name__}")
         for name, table in (tables or {}).items():
             self.add_table(name, table)
-        self.embeddings = dict(embeddings or {})
+        self.embeddings = {} if embeddings is None else embeddings
 
     @property
     def embeddings(self) -> dict[str, np.ndarray]:
         """Embeddings kept in memory, row-aligned with ``df`` (``analyze(..., keep_embeddings="penultimate")``
         keeps the features probe under ``"penultimate"``; the Explorer's instance view finds neighbours in it).
-        Not written by :meth:`save`: keep them with ``np.save`` if you need them after a reload."""
+        Not written by :meth:`save`: keep them with ``np.save`` if you need them after a reload.
+
+        Setting it checks every entry: a string name, a 2-D array of real numbers (integer or floating dtype, kept
+        as given) with one row per instance, and no NaN or infinite values."""
         return self._embeddings
 
     @embeddings.setter
     def embeddings(self, value: Mapping[str, Any]) -> None:
-        from ._validation import to_numpy
-
         checked = {}
         if not isinstance(value, Mapping):
             raise ValueError(f"embeddings must be a mapping of names to (N, d) arrays, got {type(value).__name__}")
-        for name, array in dict(value).items():
+        for name, array in value.items():
+            if not isinstance(name, str):  # str() would merge 1 and "1" into one entry, losing an array
+                raise TypeError(f"embeddings names must be strings, got {type(name).__name__} {name!r:.60}")
+            where = f"embeddings[{name!r}]"
             arr = to_numpy(array)
             if arr.ndim != 2 or len(arr) != len(self._df):
                 raise ValueError(
-                    f"embeddings[{name!r}] must be an (N, d) array with one row per instance (N = {len(self._df)}), "
+                    f"{where} must be an (N, d) array with one row per instance (N = {len(self._df)}), "
                     f"got shape {arr.shape}"
                 )
+            check_real_array(arr[:0], where)  # the dtype only: the array itself is kept as given (no float64 copy)
+            _check_finite_rows(arr, where)
             checked[str(name)] = arr
         self._embeddings = checked
 
@@ -115,7 +133,9 @@ class Analysis:
 
         ``class_names`` defaults to the names in ``label_name`` (if present) or to "0".."C-1" with C one more
         than the largest label (or prediction), at most :data:`MAX_INFERRED_CLASSES`: pass ``class_names`` for
-        more. When ``prediction`` is given and ``correct`` is not, ``correct`` is added.
+        more. Class names (and ``label_name`` values) must be strings. Every row needs a ``split`` name (a string or
+        an integer) when there is a ``split`` column. When ``prediction`` is given and ``correct`` is not,
+        ``correct`` is added; a given ``correct`` must be boolean (a column of integers 0 and 1 becomes bool).
 
         Columns must be of a type that :meth:`save` keeps exactly (numbers, booleans, strings, bytes, lists of one
         scalar type, categoricals, nullable pandas dtypes, datetimes); others are refused here with the column
@@ -155,11 +175,21 @@ class Analysis:
         return [c for c in self._df.columns if c in known]
 
     def add_columns(self, columns: pd.DataFrame | Mapping[str, Any], *, overwrite: bool = False) -> Analysis:
-        """Add per-instance columns (in row order, or aligned on ``id`` when ``columns`` has an ``id`` column).
+        """Add per-instance columns; returns ``self`` so calls can be chained.
 
-        Returns ``self`` so calls can be chained. Existing columns are replaced only with ``overwrite=True``.
+        ``columns`` is a DataFrame or a mapping of column names to values. When it has an ``id`` column, rows are
+        matched on ``id``. Otherwise a pandas Series or DataFrame is matched on its index, which must be the
+        analysis's row labels (``analysis.df.index``, always 0..n-1) in any order, and plain arrays and lists are
+        taken in row order. (In a mapping with ``id``, every value is taken in the order of the ids.)
+
+        Existing columns are replaced only with ``overwrite=True`` (``True`` or ``False``, nothing else).
+        ``id``, ``label``, ``label_name``, ``split`` and ``prediction_name`` are the analysis's own and are never
+        replaced: build a new Analysis with :meth:`from_dataframe` to change them. Adding or replacing
+        ``prediction`` recomputes what is derived from it, ``prediction_name`` and ``correct``
+        (``prediction == label``), unless ``correct`` is given in the same call.
         """
-        frame = pd.DataFrame(columns) if not isinstance(columns, pd.DataFrame) else columns
+        overwrite = check_bool(overwrite, "overwrite")
+        frame = self._columns_frame(columns)
         if "id" in frame.columns:
             unknown = ~frame["id"].isin(self._df["id"])
             if unknown.any():
@@ -172,31 +202,106 @@ class Analysis:
             frame = frame.set_index("id").reindex(self._df["id"].to_numpy())
         elif len(frame) != len(self._df):
             raise ValueError(f"columns has {len(frame)} rows, expected {len(self._df)} (one per instance) or an 'id'")
-        clash = [c for c in frame.columns if c in self._df.columns]
-        if clash and not overwrite:
-            raise ValueError(f"columns {clash} already exist; pass overwrite=True to replace them")
-        protected = [c for c in frame.columns if c in (*BASE_COLUMNS, PREDICTION_NAME)]
+        protected = [c for c in frame.columns if isinstance(c, str) and c in (*BASE_COLUMNS, PREDICTION_NAME)]
         if protected:
-            raise ValueError(f"columns {protected} are the analysis's own and cannot be replaced")
+            raise ValueError(
+                f"columns {protected} are the analysis's own and cannot be replaced (id, label, label_name, split "
+                "and prediction_name define its rows and classes); build a new Analysis with "
+                "Analysis.from_dataframe(...) to change them"
+            )
+        derives_correct = "prediction" in frame.columns and "correct" not in frame.columns
+        clash = [c for c in [*frame.columns, *(["correct"] if derives_correct else [])] if c in self._df.columns]
+        if clash and not overwrite:
+            why = (
+                " ('correct' is recomputed from the new 'prediction')" if derives_correct and "correct" in clash else ""
+            )
+            raise ValueError(f"columns {clash} already exist{why}; pass overwrite=True to replace them")
         updated = self._df.copy()
         for column in frame.columns:
             updated[column] = frame[column].array  # keeps categorical and nullable dtypes
+        if derives_correct:  # derived like in from_dataframe, so that it never goes stale
+            predictions = check_labels(
+                updated["prediction"].to_numpy(), n=len(updated), n_classes=self.n_classes, name="columns['prediction']"
+            )
+            updated["correct"] = predictions == updated["label"].to_numpy()
         self._df = _normalise_frame(updated, self.class_names)
         return self
 
+    def _columns_frame(self, columns: Any) -> pd.DataFrame:
+        """``columns`` of :meth:`add_columns` as a DataFrame: with its ``id`` column, or in the analysis's row order."""
+        n = len(self._df)
+        if isinstance(columns, pd.DataFrame):
+            if columns.columns.duplicated().any():
+                twice = list(dict.fromkeys(columns.columns[columns.columns.duplicated()]))
+                raise ValueError(f"columns has duplicate column names: {twice}")
+            if "id" in columns.columns:
+                return columns
+            if len(columns) != n:
+                raise ValueError(f"columns has {len(columns)} rows, expected {n} (one per instance) or an 'id' column")
+            return _aligned(columns, self._df.index, "columns")
+        if not isinstance(columns, Mapping):
+            raise ValueError(
+                "columns must be a DataFrame or a mapping of column names to values (one per instance), "
+                f"got {type(columns).__name__} {_short(columns)}"
+            )
+        by_id = "id" in columns
+        values = {name: self._column_values(name, value, by_id) for name, value in columns.items()}
+        lengths = {name: len(v) for name, v in values.items()}
+        expected = lengths["id"] if by_id else n
+        wrong = {name: k for name, k in lengths.items() if k != expected}
+        if wrong:
+            what = f"{expected} (one per id)" if by_id else f"{n} (one per instance) or an 'id'"
+            raise ValueError(f"columns has values of the wrong length {wrong}, expected {what}")
+        return pd.DataFrame(values, index=pd.RangeIndex(expected))
+
+    def _column_values(self, name: Any, value: Any, by_id: bool) -> pd.Series:
+        """One value of the mapping given to :meth:`add_columns`, as a Series in row order (or in id order)."""
+        where = f"columns[{name!r}]"
+        if isinstance(value, pd.DataFrame):
+            raise ValueError(f"{where} is a DataFrame; give one column per name, or pass the DataFrame as columns")
+        if isinstance(value, pd.Series):
+            if isinstance(value.index, pd.RangeIndex) and value.index.equals(pd.RangeIndex(len(value))):
+                return value
+            if by_id:
+                raise ValueError(
+                    f"{where} is a Series with an index other than 0..{len(value) - 1}; with an 'id' the values are "
+                    "taken in the order of the ids: pass .to_numpy() (or .reset_index(drop=True))"
+                )
+            if len(value) != len(self._df):
+                raise ValueError(f"{where} has {len(value)} values, expected {len(self._df)} (one per instance)")
+            return _aligned(value, self._df.index, where)
+        if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+            value = to_numpy(value)
+        if isinstance(value, (str, bytes, Mapping, set, frozenset)) or not hasattr(value, "__len__"):
+            raise ValueError(
+                f"{where} must hold one value per instance (an array, a list or a Series), "
+                f"got {type(value).__name__} {_short(value)}"
+            )
+        if isinstance(value, np.ndarray) and value.ndim != 1:
+            raise ValueError(f"{where} must be one-dimensional (one value per instance), got shape {value.shape}")
+        return pd.Series(value.array if isinstance(value, pd.Index) else value)
+
     def add_table(self, name: str, table: pd.DataFrame) -> Analysis:
-        """Keep a small summary table with the analysis (e.g. a models x models kappa matrix); saved with it."""
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"table name must be a non-empty string, got {name!r}")
-        if not isinstance(table, pd.DataFrame):
-            raise ValueError(f"table {name!r} must be a pandas DataFrame, got {type(table).__name__}")
-        self.tables[name] = _normalise_table(table, f"table {name!r}")
+        """Keep a small summary table with the analysis (e.g. a models x models kappa matrix); saved with it.
+
+        The table is kept as :meth:`load` will give it back: a copy, object columns of strings as the string
+        dtype, and a datetime index without its ``freq`` (a Parquet file does not keep it)."""
+        self.tables[name] = _checked_table(name, table)
         return self
 
     def hardest(self, measure: str, n: int = 10, split: str | None = None) -> pd.DataFrame:
         """The ``n`` hardest instances by a registered measure (using its direction), ties by id."""
-        direction = registry.get(measure).direction
+        if not isinstance(measure, str):
+            raise TypeError(f"measure must be the name of a registered measure (a str), got {type(measure).__name__}")
         n = check_non_negative_int(n, "n")
+        try:
+            direction = registry.get(measure).direction
+        except KeyError:
+            known = sorted(m.name for m in registry.measures())
+            raise ValueError(
+                f"measure {measure!r} is not a registered measure; this analysis has {self.score_columns} "
+                f"(all {len(known)}: {known[:12]}{', ...' if len(known) > 12 else ''})"
+            ) from None
         frame = self._rows_of(split)
         if measure not in frame.columns:
             raise ValueError(f"the analysis has no column {measure!r}; it has {self.score_columns}")
@@ -208,7 +313,8 @@ class Analysis:
         if "correct" not in self._df.columns:
             raise ValueError("the analysis has no 'correct' column (no predictions)")
         frame = self._rows_of(split)
-        grouped = frame.groupby("label", observed=True)["correct"]
+        correct = _check_correct(frame["correct"], "analysis.df['correct']")  # df may have been changed in place
+        grouped = correct.groupby(frame["label"].to_numpy())
         out = pd.DataFrame({"class": self.class_names})
         out["n"] = grouped.size().reindex(range(self.n_classes), fill_value=0).to_numpy()
         out["accuracy"] = grouped.mean().reindex(range(self.n_classes)).to_numpy()
@@ -239,31 +345,56 @@ class Analysis:
         renamed over it, so an interrupted save leaves the old file as it was and no temporary file. ``~`` is
         expanded; a symbolic link is followed (its target is replaced, the link kept); a new file gets the
         permissions the umask allows, a replaced one keeps its own.
+
+        ``df`` and ``tables`` may have been changed in place since they were checked, so before anything is written
+        they are checked again as construction and :meth:`add_table` check them (a ValueError names the table and
+        column that a file could not keep exactly) and kept as the file holds them, so that the analysis equals
+        what :meth:`load` gives back. A path that cannot name a file (a NUL character, a name too long, a symbolic
+        link loop, a file where a folder should be) is a ValueError naming it.
         """
         import pyarrow.parquet as pq
 
         path = _as_path(path)
-        target = Path(os.path.realpath(path))  # write through symbolic links, to the file they name
-        if target.is_dir():
-            raise ValueError(
-                f"path {str(path)!r} is a folder; give a file name, e.g. {str(path / 'analysis.parquet')!r}"
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        table, columns = _frame_to_arrow(self._df, index=False)
+        frame, tables = self._checked_for_save()  # before anything touches the disk
+        table, columns = _frame_to_arrow(frame, index=False)
         meta = {
             "format": FORMAT_VERSION,
             "class_names": self.class_names,
             "wnids": self.wnids,
             "provenance": _encode(self.provenance, "provenance"),
-            "tables": {name: _table_to_text(table) for name, table in self.tables.items()},
+            "tables": {name: _table_to_text(table) for name, table in tables.items()},
             "columns": columns,
         }
-        meta["digest"] = _content_digest(self._df, self.tables, _meta_text(meta))
+        meta["digest"] = _content_digest(frame, tables, _meta_text(meta))
         table = table.replace_schema_metadata({**table.schema.metadata, METADATA_KEY: json.dumps(meta).encode()})
-        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
+        self._df, self.tables = frame, tables
+        try:
+            if path.is_symlink():  # a loop is an error; a dangling link is written through (its target created)
+                try:
+                    os.path.realpath(path, strict=True)
+                except FileNotFoundError:
+                    pass
+            target = Path(os.path.realpath(path))  # write through symbolic links, to the file they name
+            if target.is_dir():
+                raise ValueError(
+                    f"path {str(path)!r} is a folder; give a file name, e.g. {str(path / 'analysis.parquet')!r}"
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
+        except OSError as err:
+            error = _path_error(err, path, "written", folders=True)
+            if error is None:
+                raise
+            raise error from None
         tmp: str | None = None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            except OSError as err:
+                error = _path_error(err, path, "written")
+                if error is None:
+                    raise
+                raise error from None
             with os.fdopen(fd, "wb") as fh:
                 pq.write_table(table, fh, write_page_checksum=True)
                 fh.flush()
@@ -288,12 +419,19 @@ class Analysis:
         import pyarrow.parquet as pq
 
         path = _as_path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no such file: {path}")
-        if path.is_dir():
-            raise ValueError(f"path {str(path)!r} is a folder, not a saved Analysis")
-        with open(path, "rb"):  # a PermissionError says so itself, rather than "not a readable Parquet file"
-            pass
+        try:
+            if not path.exists():
+                raise FileNotFoundError(f"no such file: {path}")
+            if path.is_dir():
+                raise ValueError(f"path {str(path)!r} is a folder, not a saved Analysis")
+            with open(path, "rb"):  # a PermissionError says so itself, rather than "not a readable Parquet file"
+                pass
+        except (FileNotFoundError, PermissionError):
+            raise
+        except OSError as err:  # a name too long, a symbolic link loop, ...
+            raise _path_error(err, path, "read", folders=True) or ValueError(
+                f"path {str(path)!r} cannot be read: {err}"
+            ) from None
         try:
             table = pq.read_table(path, page_checksum_verification=True)
         except (pa.ArrowException, OSError, ValueError, MemoryError) as err:
@@ -339,8 +477,17 @@ class Analysis:
                 provenance=_decode(meta["provenance"], "provenance"),
                 tables=tables,
             )
-        except ValueError as err:
+        except (ValueError, TypeError, RecursionError) as err:
             raise ValueError(f"{path} is damaged: {err}") from None
+
+    def _checked_for_save(self) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """``df`` and ``tables`` checked again (they are plain pandas objects a user can change in place)."""
+        if not isinstance(self._df, pd.DataFrame):
+            raise ValueError(f"analysis.df must be a pandas DataFrame, got {type(self._df).__name__}")
+        frame = _normalise_frame(self._df, self.class_names)
+        if not isinstance(self.tables, Mapping):
+            raise ValueError(f"analysis.tables must be a dict of names to DataFrames, got {type(self.tables).__name__}")
+        return frame, {name: _checked_table(name, table) for name, table in self.tables.items()}
 
 
 def _read_meta(raw: bytes, path: Path) -> dict[str, Any]:
@@ -353,6 +500,8 @@ def _read_meta(raw: bytes, path: Path) -> dict[str, Any]:
         meta = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: the difficulty-widget metadata is damaged: not valid JSON ({err})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: the difficulty-widget metadata is damaged: its JSON is nested too deeply") from None
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: the difficulty-widget metadata is damaged: expected an object, got {_short(meta)}")
     version = meta.get("format")
@@ -389,7 +538,8 @@ def _check_class_names(class_names: Sequence[str]) -> list[str]:
         raise ValueError("class_names must be a sequence of names, not one string")
     if not isinstance(class_names, Sequence) and not isinstance(class_names, (np.ndarray, pd.Index, pd.Series)):
         raise ValueError(f"class_names must be a sequence of names, got {type(class_names).__name__}")
-    names = [_check_text(str(c), f"class_names[{i}]") for i, c in enumerate(class_names)]
+    # Strings only: str() would turn b"cat" into "b'cat'" and make 1 and "1" the same class.
+    names = [_check_text(str(c), f"class_names[{i}]") for i, c in enumerate(check_names(class_names, "class_names"))]
     if len(names) < 2:
         raise ValueError(f"class_names must name at least 2 classes, got {names}")
     if len(set(names)) != len(names):
@@ -415,6 +565,10 @@ def _class_names_from_frame(frame: pd.DataFrame, labels: np.ndarray) -> list[str
         if pairs["label"].duplicated().any():
             raise ValueError("df['label_name'] gives more than one name for the same label")
         for label, name in zip(pairs["label"], pairs["label_name"], strict=True):
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"df['label_name'] must hold strings (class names), got {type(name).__name__} {_short(name)}"
+                )
             names[int(label)] = str(name)
     return names
 
@@ -441,8 +595,10 @@ def _normalise_frame(df: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
         frame["prediction"] = preds
     frame["id"] = ids
     frame["label"] = labels
+    if "correct" in frame.columns:
+        frame["correct"] = _check_correct(frame["correct"], "df['correct']")
     frame["label_name"] = pd.Categorical.from_codes(labels, categories=class_names)
-    split = frame["split"].astype(str).to_numpy() if "split" in frame.columns else np.full(len(frame), DEFAULT_SPLIT)
+    split = _split_names(frame["split"]) if "split" in frame.columns else np.full(len(frame), DEFAULT_SPLIT)
     frame["split"] = pd.Categorical(split, categories=sorted(set(split.tolist())))
     for value in frame["split"].cat.categories:
         _check_text(value, "df['split'] value")
@@ -472,6 +628,8 @@ def _normalise_table(table: pd.DataFrame, where: str) -> pd.DataFrame:
             )
     if out.index.dtype == object and all(isinstance(v, str) for v in out.index):
         out.index = out.index.astype(pd.StringDtype(na_value=np.nan))
+    if isinstance(out.index, (pd.DatetimeIndex, pd.TimedeltaIndex)) and out.index.freq is not None:
+        out.index = type(out.index)(out.index, freq=None)  # a Parquet file keeps the values, not the freq
     try:
         back = _table_from_text(_table_to_text(out))
     except ValueError as err:
@@ -492,6 +650,83 @@ def _normalise_table(table: pd.DataFrame, where: str) -> pd.DataFrame:
     for i, name in enumerate(out.columns):
         _require_same(out.iloc[:, i], back.iloc[:, i], f"{where} column {name!r}")
     return out
+
+
+def _checked_table(name: Any, table: Any) -> pd.DataFrame:
+    """A summary table as :meth:`Analysis.add_table` keeps it (and :meth:`Analysis.save` writes it)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"table name must be a non-empty string, got {_short(name)}")
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"table {name!r} must be a pandas DataFrame, got {type(table).__name__}")
+    return _normalise_table(table, f"table {name!r}")
+
+
+def _aligned(values: pd.Series | pd.DataFrame, rows: pd.Index, where: str) -> pd.Series | pd.DataFrame:
+    """``values`` in the order of ``rows`` when its index holds the same labels (in any order), else a ValueError."""
+    index = values.index
+    if not isinstance(index, pd.MultiIndex) and index.dtype.kind in "iu":  # row labels are integers
+        if index.equals(rows):
+            return values
+        if len(index) == len(rows) and index.is_unique and bool(index.isin(rows).all()):
+            return values.reindex(rows)
+    raise ValueError(
+        f"{where} has an index ({type(index).__name__}, {index.dtype}, e.g. {_short(index[:5].tolist())}) that is not "
+        f"the analysis's rows 0..{len(rows) - 1} in some order; give an 'id' column to match rows on ids, or pass "
+        ".to_numpy() to take the values in row order"
+    )
+
+
+def _check_finite_rows(arr: np.ndarray, where: str, block: int = 65536) -> None:
+    """A ValueError naming ``where`` if a floating ``arr`` holds NaN or infinity (checked in blocks of rows)."""
+    if arr.dtype.kind != "f":
+        return
+    for start in range(0, len(arr), block):
+        bad = ~np.isfinite(arr[start : start + block])
+        if bad.any():
+            row = start + int(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))[0])
+            raise ValueError(f"{where} contains NaN or infinite values (first in row {row}); expected finite numbers")
+
+
+def _check_correct(column: pd.Series, where: str) -> pd.Series:
+    """A ``correct`` column as booleans: bool or nullable boolean as given, integer 0/1 converted; else refused."""
+    dtype = column.dtype
+    kind = getattr(dtype, "kind", "O")
+    if kind == "b":
+        return column
+    if kind in "iu" and bool(column.dropna().isin([0, 1]).all()):
+        return column.astype(bool if isinstance(dtype, np.dtype) else "boolean")
+    present = column.dropna()
+    shown = _short(present.head(3).tolist())
+    raise ValueError(
+        f"{where} must be boolean (True where the prediction is right) or integer 0/1, got dtype {dtype} with "
+        f"values such as {shown}; convert it (e.g. df['correct'] == 'yes') or leave it out to have it derived "
+        "from prediction and label"
+    )
+
+
+def _split_names(column: pd.Series) -> np.ndarray:
+    """The ``split`` column as text: every row needs a split name (a string or an integer)."""
+    missing = column.isna().to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)[:5].tolist()
+        raise ValueError(
+            f"df['split'] has {int(missing.sum())} missing value(s) (rows {rows}: {[column.iloc[r] for r in rows]}); "
+            "give every row a split name such as 'train' or 'test'"
+        )
+    values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) or getattr(dtype, "kind", "O") in "biu":
+        bad: list[Any] = []
+    elif isinstance(dtype, np.dtype) and dtype.kind == "O":
+        bad = [v for v in values if not isinstance(v, (str, int, np.integer, np.bool_))]
+    else:
+        bad = list(values[:3])
+    if bad:
+        raise ValueError(
+            f"df['split'] must hold split names (strings such as 'train' or 'test', or integers), got "
+            f"{_short(bad[:3])} ({type(bad[0]).__name__}, dtype {dtype})"
+        )
+    return column.astype(str).to_numpy()
 
 
 def frame_of(df: Any) -> pd.DataFrame:
@@ -519,8 +754,10 @@ def _encode(value: Any, where: str, depth: int = 0, stack: tuple[int, ...] = ())
     if depth > MAX_NESTING:
         shown = where if len(where) < 80 else where[:60] + "..."
         raise ValueError(f"{shown} is nested more than {MAX_NESTING} levels deep; flatten it")
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return str(value)  # np.str_ and other subclasses become Python strings, as they load
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -533,7 +770,7 @@ def _encode(value: Any, where: str, depth: int = 0, stack: tuple[int, ...] = ())
         stack = (*stack, id(value))
         if isinstance(value, dict):
             if all(isinstance(k, str) for k in value) and _TAG not in value:
-                return {k: _encode(v, f"{where}[{k!r}]", depth + 1, stack) for k, v in value.items()}
+                return {str(k): _encode(v, f"{where}[{k!r}]", depth + 1, stack) for k, v in value.items()}
             items = [
                 [_encode(k, f"{where} key {k!r}", depth + 1, stack), _encode(v, f"{where}[{k!r}]", depth + 1, stack)]
                 for k, v in value.items()
@@ -677,7 +914,7 @@ def _check_round_trip(frame: pd.DataFrame, where: str) -> None:
 
 
 def _require_same(before: pd.Series, after: pd.Series, where: str) -> None:
-    if str(before.dtype) != str(after.dtype):
+    if str(before.dtype) != str(after.dtype) or before.dtype != after.dtype:
         raise ValueError(
             f"{where} ({before.dtype}) would load back as {after.dtype}; convert it to a type Parquet keeps "
             "(numbers, strings, lists of one scalar type, a categorical, a nullable pandas dtype)"
@@ -711,6 +948,8 @@ def _frame_to_arrow(frame: pd.DataFrame, *, index: bool) -> tuple[Any, list[dict
                 categories_dtype=str(column.cat.categories.dtype),
                 ordered=bool(column.cat.ordered),
             )
+        elif isinstance(column.dtype, pd.StringDtype):  # Arrow keeps the text, not pandas' storage of it
+            entry["string"] = {"storage": column.dtype.storage, "na": "NA" if column.dtype.na_value is pd.NA else "nan"}
         columns.append(entry)
     renamed = frame.set_axis([str(c) for c in frame.columns], axis=1)
     table = pa.Table.from_pandas(renamed, preserve_index=None if index else False)
@@ -735,6 +974,11 @@ def _frame_from_arrow(table: Any, columns: list[dict[str, Any]]) -> pd.DataFrame
             values = column.astype(object) if isinstance(column.dtype, pd.CategoricalDtype) else column
             cat = pd.Categorical(np.asarray(values, dtype=object), categories=categories, ordered=entry["ordered"])
             frame.isetitem(i, pd.Series(cat, index=frame.index))
+        elif "string" in entry:
+            string = entry["string"]
+            dtype = pd.StringDtype(string["storage"], na_value=pd.NA if string["na"] == "NA" else np.nan)
+            if column.dtype != dtype:
+                frame.isetitem(i, column.astype(dtype))
     return frame
 
 
@@ -873,6 +1117,10 @@ def _check_columns_meta(value: Any, field: str) -> list[dict[str, Any]]:
         if ok and entry["kind"] == "category":
             ok = isinstance(entry.get("categories"), list) and isinstance(entry.get("ordered"), bool)
             ok = ok and isinstance(entry.get("categories_dtype"), str)
+        if ok and "string" in entry:
+            string = entry["string"]
+            ok = isinstance(string, dict) and string.get("storage") in ("python", "pyarrow")
+            ok = ok and string.get("na") in ("NA", "nan") and entry["kind"] == "plain"
         if not ok:
             raise ValueError(f"field {field!r}: entry {i} is not a valid column description: {_short(entry)}")
     return columns
@@ -897,4 +1145,19 @@ def _as_path(path: Any, name: str = "path") -> Path:
     text = os.fspath(path)
     if isinstance(text, bytes) or not text:
         raise ValueError(f"{name} must be a non-empty text path, got {path!r}")
+    if "\x00" in text:
+        raise ValueError(f"{name} {text!r} contains a NUL character ('\\x00'), which no file name can hold")
     return Path(text).expanduser()
+
+
+def _path_error(err: OSError, path: Path, action: str, *, folders: bool = False) -> ValueError | None:
+    """A ValueError naming ``path`` for an OSError saying that the path itself cannot name a file (too long, a
+    symbolic link loop, a file where a folder should be: ``folders`` when creating them may say EEXIST); None for
+    other errors (the disk, permissions), which stay as they are."""
+    if err.errno == errno.ENOTDIR or (folders and err.errno == errno.EEXIST):
+        problem = "one of the folders on it is a file"
+    elif err.errno in (errno.ENAMETOOLONG, errno.ELOOP):
+        problem = os.strerror(err.errno).lower()
+    else:
+        return None
+    return ValueError(f"path {str(path)!r} cannot be {action}: {problem}")

@@ -9,6 +9,7 @@ file left on any exit path; damaged metadata reported with the field.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -43,6 +44,7 @@ def assert_same_frame(got: pd.DataFrame, want: pd.DataFrame) -> None:
     assert [(type(c), c) for c in got.columns] == [(type(c), c) for c in want.columns]
     assert type(got.index) is type(want.index) and list(got.index.names) == list(want.index.names)
     assert list(got.dtypes.astype(str)) == list(want.dtypes.astype(str))
+    assert list(got.dtypes) == list(want.dtypes)  # "string" is the name of both of pandas' string storages
     pd.testing.assert_frame_equal(
         _cells_as_text(got), _cells_as_text(want), check_exact=True, check_column_type=True, check_index_type=True
     )
@@ -79,6 +81,8 @@ KEPT_COLUMNS = {
     "nullable boolean": {"i": pd.array([True, None, False], dtype="boolean")},
     "nullable Float64": {"i": pd.array([1.5, None, 3.0], dtype="Float64")},
     "string dtype": {"s": pd.array(["a", None, "c"], dtype="string")},
+    "string dtype stored by Python": {"s": pd.array(["a", None, "ü"], dtype="string[python]")},
+    "str dtype stored by Python": {"s": pd.array(["a", None, ""], dtype=pd.StringDtype("python", na_value=np.nan))},
     "ordered categorical": {"c": pd.Categorical(["b", "a", "b"], categories=["b", "a", "z"], ordered=True)},
     "categorical of ints": {"c": pd.Categorical([3, 1, 3])},
     "datetime with time zone": {"t": pd.date_range("2020-01-01", periods=3, tz="Europe/Berlin")},
@@ -125,6 +129,9 @@ KEPT_TABLES = {
     "categorical": pd.DataFrame({"subset": pd.Categorical(["a", "b"]), "id": [1, 2]}),
     "named columns": pd.DataFrame([[1, 2]], columns=pd.Index(["a", "b"], name="probe")),
     "empty": pd.DataFrame({"x": pd.Series([], dtype=float)}),
+    "datetime index with a freq": pd.DataFrame({"x": [1, 2]}, index=pd.date_range("2020", periods=2, tz="UTC")),
+    "timedelta index with a freq": pd.DataFrame({"x": [1, 2]}, index=pd.timedelta_range("1s", periods=2)),
+    "string column stored by Python": pd.DataFrame({"s": pd.array(["a", None], dtype="string[python]")}),
 }
 
 
@@ -269,8 +276,11 @@ def test_an_interrupted_save_leaves_the_old_file_and_no_temporary_file(analysis,
 
     path = analysis.save(tmp_path / "a.parquet")
     before = path.read_bytes()
+    write_table = pq.write_table
 
     def broken(table, where, **kwargs):
+        if isinstance(where, io.BytesIO):  # the in-memory trial round trips of the checks before writing
+            return write_table(table, where, **kwargs)
         where.write(b"partial")  # something is already in the temporary file
         raise error
 
@@ -401,6 +411,18 @@ DAMAGED_METADATA = {
     "format 1 with a digest": (_set("format", 1), "field 'format' is 1 but"),
     "edited provenance": (_set("provenance", {"model": "edited"}), "does not match the sha256"),
     "newer format": (_set("format", 99), "newer difficulty-widget"),
+    "string storage unknown": (
+        lambda meta: next(c for c in meta["columns"] if c["name"] == "note")["string"].update(storage="weird"),
+        r"field 'columns': entry \d+ is not a valid column description",
+    ),
+    "JSON nested too deeply": (
+        lambda meta: (
+            json.dumps(meta)
+            .replace('"provenance": {', '"provenance": {"x": ' + "[" * 50_000 + "]" * 50_000 + ", ", 1)
+            .encode()
+        ),
+        "its JSON is nested too deeply",
+    ),
 }
 
 
@@ -452,6 +474,8 @@ def _column(kind: str, n: int) -> st.SearchStrategy:
         return st.lists(st.booleans(), min_size=n, max_size=n)
     if kind == "text":
         return st.lists(st.one_of(st.none(), st.text(max_size=5).filter(_utf8)), min_size=n, max_size=n)
+    if kind == "python string":
+        return _column("text", n).map(lambda v: pd.array(v, dtype="string[python]"))
     if kind == "Int64":
         return st.lists(st.one_of(st.none(), st.integers(-100, 100)), min_size=n, max_size=n).map(
             lambda v: pd.array(v, dtype="Int64")
@@ -482,7 +506,7 @@ def analyses(draw) -> Analysis:
         }
     )
     names = draw(st.lists(NAMES, max_size=4, unique_by=str))
-    kinds = ["float", "int", "bool", "text", "Int64", "category", "lists"]
+    kinds = ["float", "int", "bool", "text", "python string", "Int64", "category", "lists"]
     for name in names:
         if str(name) in ("id", "label", "label_name", "split"):
             continue
@@ -527,3 +551,91 @@ def test_other_arguments_of_the_analysis(call, message):
     frame["loss"] = [0.1, 0.2, 0.3]
     with pytest.raises(ValueError, match=message):
         call(Analysis.from_dataframe(frame))
+
+
+# ------------------------------------------------------------------------------------- what save writes, paths
+def test_a_datetime_index_loses_its_freq_when_added():
+    analysis = Analysis.from_dataframe(base())
+    analysis.add_table("t", pd.DataFrame({"x": [1, 2]}, index=pd.date_range("2020", periods=2, tz="UTC", name="day")))
+    index = analysis.tables["t"].index
+    assert index.freq is None and index.name == "day"
+    assert index.equals(pd.date_range("2020", periods=2, tz="UTC")) and str(index.tz) == "UTC"
+
+
+def test_string_storage_is_kept_exactly(tmp_path):
+    analysis = Analysis.from_dataframe(base(s=pd.array(["a", None, "ü"], dtype="string[python]")))
+    loaded = round_trip(analysis, tmp_path)
+    assert loaded.df["s"].dtype == pd.StringDtype("python") and loaded.df["s"].dtype.storage == "python"
+    assert loaded.df["s"].isna().tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.tables.__setitem__("t", pd.DataFrame({"p": [(1, 2)]})), r"table 't' column 'p' cannot be saved"),
+        (lambda a: a.tables["k"].__setitem__("z", [1j, 2j]), r"table 'k' column 'z' is complex"),
+        (lambda a: a.tables.__setitem__(5, pd.DataFrame({"x": [1]})), r"table name must be a non-empty string"),
+        (lambda a: a.tables.__setitem__("n", [1, 2]), r"table 'n' must be a pandas DataFrame, got list"),
+        (lambda a: a.df.__setitem__("p", [(1,), (2,), (3,)]), r"df column 'p' cannot be saved exactly: row 0"),
+        (lambda a: a.df.__setitem__("z", np.array([1j, 2, 3])), r"df column 'z' is complex"),
+        (lambda a: a.df.__setitem__("label", [0, 5, 0]), r"df\['label'\] must lie in \[0, 2\)"),
+    ],
+    ids=[
+        "tuple cells in a new table",
+        "complex column in a table",
+        "table name an int",
+        "table a list",
+        "tuple cells in df",
+        "complex column in df",
+        "label out of range in df",
+    ],
+)
+def test_what_was_changed_in_place_is_checked_before_save_writes(analysis, tmp_path, change, message):
+    change(analysis)
+    with pytest.raises(ValueError, match=message):
+        analysis.save(tmp_path / "sub" / "a.parquet")
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the folder
+
+
+def test_save_keeps_what_it_wrote_so_the_analysis_equals_what_loads(analysis, tmp_path):
+    analysis.df["words"] = pd.Series(["x", None, "z"], dtype=object)  # object strings: loaded as the str dtype
+    analysis.tables["raw"] = pd.DataFrame({"w": ["a", "b"]}, index=pd.date_range("2020", periods=2))
+    loaded = round_trip(analysis, tmp_path)
+    assert str(analysis.df["words"].dtype) == "str" and analysis.tables["raw"].index.freq is None
+    assert_same(loaded, analysis)
+
+
+@pytest.mark.parametrize("method", ["save", "load"])
+def test_a_path_with_a_nul_character_is_named(analysis, tmp_path, method):
+    call = analysis.save if method == "save" else Analysis.load
+    with pytest.raises(ValueError, match=r"path '.*a\\x00b\.parquet' contains a NUL character"):
+        call(str(tmp_path / "a\x00b.parquet"))
+
+
+def test_a_name_too_long_is_named(analysis, tmp_path):
+    too_long = tmp_path / ("n" * 300 + ".parquet")
+    with pytest.raises(ValueError, match=r"path '.*nnnn\.parquet' cannot be written: file name too long"):
+        analysis.save(too_long)
+    with pytest.raises(ValueError, match=r"path '.*nnnn\.parquet' cannot be read: file name too long"):
+        Analysis.load(too_long)
+    long = tmp_path / ("n" * 240 + ".parquet")  # a valid name, but too long for the temporary file's name
+    with pytest.raises(ValueError, match=r"path '.*nnnn\.parquet' cannot be written: file name too long"):
+        analysis.save(long)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        Analysis.load(long)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_symlink_loop_and_a_file_in_place_of_a_folder_are_named(analysis, tmp_path):
+    loop = tmp_path / "loop.parquet"
+    loop.symlink_to(loop.name)
+    with pytest.raises(ValueError, match=r"loop\.parquet' cannot be written: too many levels of symbolic links"):
+        analysis.save(loop)
+    assert loop.is_symlink()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(
+        ValueError, match=r"afile/sub/a\.parquet' cannot be written: one of the folders on it is a file"
+    ):
+        analysis.save(tmp_path / "afile" / "sub" / "a.parquet")
+    with pytest.raises(ValueError, match=r"afile/a\.parquet' cannot be written: one of the folders on it is a file"):
+        analysis.save(tmp_path / "afile" / "a.parquet")
