@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._validation import to_numpy
+from ._validation import check_bool, to_numpy
 from .analysis import frame_of
 
 if TYPE_CHECKING:
@@ -75,8 +75,14 @@ class Subsets(Mapping[str, np.ndarray]):
         """Store ``ids`` (integers, or a DataFrame with an ``id`` column such as a widget's selection) under
         ``name`` and return the stored sorted unique array. An existing name is replaced only with
         ``overwrite=True``."""
+        overwrite = check_bool(overwrite, "overwrite")
         if not isinstance(name, str) or not name:
             raise ValueError(f"subset name must be a non-empty string, got {name!r}")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            message = f"subset name {name!r} is not valid text (a lone surrogate), so it could not be saved"
+            raise ValueError(message) from None
         if name in self._sets and not overwrite:
             raise ValueError(f"a subset named {name!r} already exists; pass overwrite=True to replace it")
         arr = self._check_ids(ids, name)

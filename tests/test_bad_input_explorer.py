@@ -72,6 +72,11 @@ BAD_TRAITS = [
     ("gallery_height", -1, ValueError, "pixels"),
     ("gallery_height", [300], TypeError, "integer"),
     ("reference", "nope", ValueError, "no subset"),
+    ("reference", 5, TypeError, "string"),
+    ("sort_descending", 0.5, TypeError, "True or False"),
+    ("sort_descending", "no", TypeError, "True or False"),
+    ("sort_descending", 1, TypeError, "True or False"),
+    ("has_images", "yes", TypeError, "True or False"),
 ]
 
 
@@ -472,3 +477,218 @@ def test_charts_with_a_column_without_finite_values_run_in_vega(tmp_path):
     results = run_in_vega(ex, tmp_path)
     assert problems(results["hist_x[0]"]) == [] and "value" not in results["hist_x[0]"]  # no brush
     assert problems(results["hist_a.b"]) == [] and results["hist_a.b"]["selected"]
+
+
+# ------------------------------------------------------------------------------- what reaches the browser
+def sent_table(ex: Explorer) -> Any:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(ex._table).read_all()
+
+
+def test_floats_beyond_float32_and_big_nullable_integers_travel_unchanged():
+    df = frame()
+    df["big"] = np.linspace(1e39, 1e300, N)  # float32: inf
+    df["tiny"] = np.linspace(1e-300, 1e-290, N)  # float32: 0
+    df["subnormal"] = np.full(N, 1e-40)  # float32: a subnormal, digits lost
+    df["count"] = pd.array([2**40 + 1] * (N - 1) + [None], dtype="Int64")  # float32: 2**40
+    ex = Explorer(Analysis(df, ["cat", "dog", "bird"]), x="big", y="tiny", histograms=["big", "tiny"])
+    table = sent_table(ex)
+    for column in ("big", "tiny", "subnormal"):
+        np.testing.assert_array_equal(table.column(column).to_numpy(), df[column].to_numpy(), err_msg=column)
+    count = table.column("count").to_numpy()
+    assert int(count[0]) == 2**40 + 1 and np.isnan(count[-1])
+    assert str(table.schema.field("loss").type) == "float"  # ordinary scores still travel as float32
+    assert_json(ex)
+
+
+def test_ids_the_browser_cannot_hold_exactly_are_refused_and_others_travel_exactly():
+    df = frame()
+    df["id"] = 2**60 + np.arange(N)  # as JavaScript numbers: all one value
+    with pytest.raises(ValueError, match=r"^id: .*2\*\*53"):
+        Explorer(Analysis(df, ["cat", "dog", "bird"]))
+    df["id"] = 2**53 - np.arange(N)  # the largest ids a float64 holds exactly (ids are >= 0)
+    ex = Explorer(Analysis(df, ["cat", "dog", "bird"]))
+    assert table_ids(ex) == df["id"].tolist()
+
+
+def table_ids(ex: Explorer) -> list[int]:
+    return [int(v) for v in sent_table(ex).column("id").to_numpy()]
+
+
+@pytest.mark.parametrize("name", ["_i", "_sel", "__proto__", "constructor", "toString", "hasOwnProperty"])
+def test_a_column_name_the_browser_reserves_is_refused_naming_it(name):
+    df = frame()
+    df[name] = np.linspace(0, 1, N)
+    with pytest.raises(ValueError, match=re.escape(repr(name)) + ".*rename it"):
+        Explorer(Analysis(df, ["cat", "dog", "bird"]))
+    df[name] = [f"t{i}" for i in range(N)]  # text stays in Python: nothing reaches the browser under that name
+    assert name not in table_columns(Explorer(Analysis(df, ["cat", "dog", "bird"]))._frame)
+
+
+def test_colour_by_a_column_the_browser_does_not_get_is_refused(analysis):
+    df = frame()
+    df["note"] = [f"n{i % 4}" for i in range(N)]
+    with pytest.raises(ExplorerValueError, match=r"color='note'.*category"):
+        Explorer(Analysis(df, ["cat", "dog", "bird"]), color="note")
+    ex = Explorer(Analysis(df, ["cat", "dog", "bird"]))
+    with pytest.raises(ExplorerValueError, match="color='note'"):
+        ex.color = "note"
+    assert ex.color == "correct"
+    df["note"] = df["note"].astype("category")  # as a category it travels, and colours
+    ex = Explorer(Analysis(df, ["cat", "dog", "bird"]), color="note")
+    assert "note" in sent_table(ex).column_names
+
+
+def test_an_empty_column_name_is_honoured_and_refused_for_charts():
+    df = frame()
+    df[""] = np.linspace(0, 1, N)
+    for kwargs in ({"x": ""}, {"y": ""}, {"color": ""}, {"histograms": [""]}):
+        trait = next(iter(kwargs))
+        with pytest.raises(ValueError, match=f"{trait}.*empty name"):  # not silently the default axis
+            Explorer(Analysis(df, ["cat", "dog", "bird"]), **kwargs)
+    ex = Explorer(Analysis(df, ["cat", "dog", "bird"]), caption_score="")  # "": no score in the captions
+    assert ex.caption_score == "" and ex.x == "confidence"
+    ex.sort_by = ""  # it is a column: the gallery can sort by it
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"projection": 5}, TypeError, "projection must be a pair"),
+        ({"projection": (["loss"], "margin")}, TypeError, "projection must be a pair of column names (strings)"),
+        ({"projection": ("loss", "margin", "entropy")}, ValueError, "projection must be a pair"),
+        ({"projection": "loss"}, TypeError, "projection must be a pair"),
+        ({"patterns": {"loss": 1, "margin": 2}}, TypeError, "patterns must be a pair"),
+        ({"patterns": {"loss", "margin"}}, TypeError, "patterns must be a pair"),
+        ({"class_score": ["loss"]}, TypeError, "class_score must be a column name"),
+        ({"class_score": "label_name"}, ValueError, "class_score='label_name' is not numeric"),
+        ({"embeddings": np.ones((N, 2)) * 1j}, ValueError, "embeddings must be real numbers"),
+        ({"embeddings": np.full((N, 2), "a")}, ValueError, "embeddings must be real numbers"),
+    ],
+    ids=lambda v: repr(v)[:40],
+)
+def test_bad_constructor_arguments_are_named(analysis, kwargs, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        Explorer(analysis, **kwargs)
+
+
+def test_a_pair_given_as_a_list_still_works(analysis):
+    ex = Explorer(analysis, projection=["loss", "margin"], patterns=["loss", "entropy"], class_score="margin")
+    assert ex._projection == ("loss", "margin") and ex._patterns == ("loss", "entropy")
+
+
+def test_selecting_a_huge_unsigned_id_reports_the_id_given(analysis):
+    ex = Explorer(analysis)
+    with pytest.raises(ValueError, match=f"ids not in the analysis: \\[{2**63 + 101}\\]"):
+        ex.select(np.array([2**63 + 101, 101], dtype=np.uint64))  # int64 would wrap it to a negative id
+    assert ex.selection is None
+    ex.select(np.array([101], dtype=np.uint64))
+    assert ex.selection.tolist() == [101]
+
+
+def test_select_subset_with_other_but_no_operation_is_refused(analysis):
+    ex = Explorer(analysis)
+    ex.save_subset("a", [101])
+    ex.save_subset("b", [102])
+    for other in ("zz", "b"):
+        with pytest.raises(ValueError, match=f"other='{other}' needs operation="):
+            ex.select_subset("a", other=other)
+    assert ex.selection is None
+    ex.send = sent = Sent()  # the subsets bar sends the second name only with an operation; one left over is unused
+    ex._on_message(ex, {"type": "subset", "action": "select", "name": "a", "other": "b", "operation": ""}, [])
+    assert sent == [] and ex.selection.tolist() == [101]
+
+
+@pytest.mark.parametrize(
+    ("chart", "error", "words"),
+    [
+        (5, TypeError, "chart must be an Altair chart"),
+        ("scatter", TypeError, "chart must be an Altair chart"),
+        ({"mark": "point", "encoding": {"x": {"field": object()}}}, TypeError, "chart: its Vega-Lite spec is not JSON"),
+        ({"mark": "point", "encoding": {"x": {"datum": float("nan")}}}, ValueError, "chart: its Vega-Lite spec"),
+        ({"mark": "point", "data": {"values": [{"a": 1}]}}, ValueError, "chart: a chart for the Explorer"),
+    ],
+    ids=lambda v: repr(v)[:40],
+)
+def test_add_chart_refuses_what_the_browser_could_not_draw(analysis, chart, error, words):
+    ex = Explorer(analysis)
+    specs = ex._specs
+    with pytest.raises(error, match=re.escape(words)):
+        ex.add_chart(chart)
+    assert ex._specs is specs
+    ex.add_chart({"mark": "point", "encoding": {"x": {"field": "loss", "type": "quantitative"}}})
+    assert ex._specs[-1]["id"].startswith("user")
+
+
+def test_images_that_cannot_be_checked_later_are_refused_at_construction(analysis, tmp_path):
+    with pytest.raises(TypeError, match=r"images must be images.*pandas DataFrame"):
+        Explorer(analysis, images=pd.DataFrame(np.zeros((N, 16), np.uint8)))
+    paths = [tmp_path / f"{i}.png" for i in range(N)]
+    with pytest.raises(ValueError, match=f"images: {N} of {N} image paths are not files"):
+        Explorer(analysis, images=paths)
+    paths[0].write_bytes(b"")  # exists: what it holds is read (and checked) only when the gallery draws it
+    with pytest.raises(ValueError, match=f"display: 1 of {N} image paths are not files"):
+        Explorer(analysis, images=np.zeros((N, 4, 4), np.uint8), display=[paths[0]] * (N - 1) + [str(tmp_path)])
+
+
+def test_images_that_cannot_be_drawn_are_logged_and_left_out_of_the_answer(analysis, tmp_path, caplog):
+    from PIL import Image
+
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(good)
+    bad.write_text("not a png")
+
+    class Raising:
+        def __len__(self) -> int:
+            return N
+
+        def __getitem__(self, i: int) -> Any:
+            if i == 3:
+                raise IndexError("boom")
+            return (np.zeros((2, 3, 4, 5), np.uint8) if i == 4 else np.zeros((4, 4), np.uint8)), 0
+
+    for images in ([good, bad] * (N // 2), Raising()):
+        ex = Explorer(analysis, images=images)
+        ex.send = sent = Sent()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="difficulty_widget.widget.explorer"):
+            ex._on_message(ex, {"type": "thumbnails", "positions": [0, 1, 3, 4, 6]}, [])  # must not raise
+        drawn = [0, 1, 6] if isinstance(images, Raising) else [0, 4, 6]
+        assert sent == [{"type": "thumbnails", "positions": drawn}]
+        assert len(caplog.records) == 1 and "could not draw the images of" in caplog.records[0].getMessage()
+
+
+def test_a_histogram_over_the_whole_float64_range_has_finite_bins():
+    df = frame()
+    df["r"] = np.r_[-1.7e308, np.zeros(N - 2), 1.7e308]
+    ex = Explorer(Analysis(df, ["cat", "dog", "bird"]), histograms=["r"])
+    bins = spec_of(ex, "hist_r")["encoding"]["x"]["bin"]
+    assert np.isfinite(bins["step"]) and bins["extent"][0] <= -1.7e308 and bins["extent"][1] >= 1.7e308
+    assert_json(ex)
+
+
+def test_a_view_named_twice_is_refused(analysis):
+    ex = Explorer(analysis)
+    before = list(ex.views)
+    with pytest.raises(ValueError, match=r"views: \['scatter'\] appear more than once"):
+        ex.views = ["scatter", "scatter", "histograms"]
+    assert list(ex.views) == before
+
+
+def test_a_subset_name_that_is_not_valid_text_is_refused_and_not_kept(analysis):
+    ex = Explorer(analysis)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        ex.save_subset("\ud800", ids=analysis.df.id[:3])
+    assert "\ud800" not in ex.subsets
+
+
+def test_relabelling_csv_to_a_folder_is_refused_naming_path(tmp_path):
+    df = frame()
+    df["label_issue"] = df["label"] % 2 == 0
+    df["label_issue_score"] = 0.5
+    df["suggested_label"] = (df["label"] + 1) % 3
+    ex = Explorer(Analysis.from_dataframe(df))
+    ex.select(df.id[:5])
+    with pytest.raises(ValueError, match=r"path .* is a folder"):
+        ex.relabelling_csv(path=tmp_path)

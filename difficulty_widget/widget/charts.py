@@ -49,8 +49,11 @@ def field(column: str) -> str:
     would otherwise read as a path into nested data (``"a.b"``: field ``b`` of ``a``). Every chart on the instance
     table names its columns through this; give each such channel an explicit ``title`` too (the default title would
     show the backslashes). A name holding a backslash is refused (ValueError): Vega-Lite 6 unescapes such a name
-    once more in some transforms than in others, so no escaping reads that column in every chart."""
+    once more in some transforms than in others, so no escaping reads that column in every chart. An empty name is
+    refused too: Vega-Lite reads ``field: ""`` as no field."""
     column = str(column)
+    if column == "":
+        raise ValueError(f"the column '' {undrawable_reason(column)}; rename the column to draw it")
     if "\\" in column:
         raise ValueError(
             f"the column {column!r} holds a backslash, which Vega-Lite cannot address in a chart; rename the column "
@@ -60,8 +63,15 @@ def field(column: str) -> str:
 
 
 def drawable(column: Any) -> bool:
-    """Whether :func:`field` can name ``column`` in a chart."""
-    return isinstance(column, str) and "\\" not in column
+    """Whether :func:`field` can name ``column`` in a chart (not an empty name, none with a backslash)."""
+    return isinstance(column, str) and column != "" and "\\" not in column
+
+
+def undrawable_reason(column: str) -> str:
+    """Why :func:`field` cannot name ``column`` (for messages)."""
+    if column == "":
+        return "is an empty name, which Vega-Lite reads as no field at all"
+    return "holds a backslash, which Vega-Lite cannot address"
 
 
 def param_key(df: pd.DataFrame, column: str) -> str:
@@ -166,6 +176,7 @@ def scatter(
     )
     shade = {"label": "label_name", "prediction": "prediction_name"}.get(color, color) if color else None
     usermeta: dict[str, Any] = {}
+    padding: dict[str, int] | None = None
     nominal = isinstance(color_channel, alt.Color) and (
         color_channel.type == "nominal" or str(color_channel.shorthand).endswith(":N")
     )
@@ -177,13 +188,23 @@ def scatter(
                 " : '')"
             )
         ).add_params(alt.param(name=LEGEND_COUNTS, value={}))
+        # Vega lays the legend out for its first labels and does not widen it when the signal lengthens them:
+        # the right padding keeps room for the longest "  selected / total" that can come
+        padding = {"top": 5, "bottom": 5, "left": 5, "right": 5 + legend_counts_width(df[shade])}
         usermeta["dw_legend"] = {"column": shade, "boolean": bool(pd.api.types.is_bool_dtype(df[shade].dtype))}
     if on_canvas:
         usermeta["dw_points"] = {"x": x, "y": y, "color": shade}
         chart = chart.transform_filter("false").properties(background="transparent", usermeta=usermeta)
     else:  # the front-end links its points with the gallery (hover thumbnails, the focused image's ring)
         chart = chart.properties(usermeta={**usermeta, "dw_xy": {"x": x, "y": y}})
-    return chart
+    return chart if padding is None else chart.properties(padding=padding)
+
+
+def legend_counts_width(column: pd.Series, char_px: float = 6.5) -> int:
+    """Pixels for the longest legend counts "  n / n" of ``column`` (digits of a 10-11 px font are ~6 px wide)."""
+    counts = column.value_counts(dropna=True)
+    widest = max((len(f"  {n} / {n}") for n in counts), default=0)
+    return int(np.ceil(widest * char_px))
 
 
 def _axis_scale(df: pd.DataFrame, column: str, explicit: bool) -> alt.Scale:
@@ -222,7 +243,7 @@ def color_encoding(df: pd.DataFrame, color: str | None, *, explicit_domain: bool
             f"{[str(c) for c in df.columns]}"
         )
     if not drawable(color):
-        raise ValueError(f"color={color!r} holds a backslash, which Vega-Lite cannot address; rename the column")
+        raise ValueError(f"color={color!r} {undrawable_reason(color)}; rename the column")
     dtype = df[color].dtype
     if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
         domain = sorted(df[color].dropna().unique().tolist()) if explicit_domain else alt.Undefined
@@ -321,7 +342,9 @@ def histogram(
         count = "count:Q"
     elif scale == "linear":
         source = instances()
-        step = float(f"{(edges[-1] - edges[0]) / (len(edges) - 1):.12g}")  # 0.1, not 0.09999999999999998
+        span, n_bins = edges[-1] - edges[0], len(edges) - 1
+        width = span / n_bins if np.isfinite(span) else edges[-1] / n_bins - edges[0] / n_bins  # +-1e308: no inf
+        step = float(f"{width:.12g}")  # 0.1, not 0.09999999999999998
         bin_ = alt.Bin(step=step, extent=[edges[0], edges[-1]], nice=False)
         x = alt.X(field=field(column), type="quantitative", bin=bin_, title=title, axis=axis)
         extra, count = {}, "count():Q"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import numbers
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,17 @@ class _Int(_Checked, traitlets.Int):
 
 class _Text(_Checked, traitlets.Unicode):
     what = "a string"
+
+
+class _Bool(_Checked, traitlets.Bool):
+    """A bool trait that takes True / False (numpy's too), never 0.5, 1 or the string "no"."""
+
+    what = "True or False"
+
+    def validate(self, obj: Any, value: Any) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            self.error(obj, value)
+        return bool(value)
 
 
 class _Names(_Checked, traitlets.List):
@@ -217,7 +230,8 @@ class Explorer(anywidget.AnyWidget):
     callbacks called with them.
 
     Checked values: the traits (``x``, ``y``, ``color``, ``histograms``, ``histogram_scale``, ``views``, ``focus``,
-    ``sort_by``, ``caption_score``, ``thumb_size``, ``gallery_height``, ``reference``, ``selection``) are checked
+    ``sort_by``, ``sort_descending``, ``caption_score``, ``thumb_size``, ``gallery_height``, ``reference``,
+    ``selection``) are checked
     when set, in the constructor and afterwards: a value they cannot take raises :class:`ExplorerValueError` (a
     ValueError) or :class:`ExplorerTypeError` (a TypeError) naming the trait, and the trait keeps the value it had. Any
     column name works, dots, brackets, spaces and quotes included: the charts escape it for Vega-Lite
@@ -246,7 +260,7 @@ class Explorer(anywidget.AnyWidget):
     _reference = traitlets.Bytes(b"").tag(sync=True)
     #: The reference the selection is compared with: "" for all instances, or the name of a saved subset (the flow
     #: view draws its band; histograms draw its counts as a dashed line).
-    reference = traitlets.Unicode("").tag(sync=True)
+    reference = _Text("").tag(sync=True)
 
     selection = IdSelection().tag(
         sync=True, to_json=_selection_to_json, from_json=_selection_from_json, echo_update=False
@@ -259,9 +273,9 @@ class Explorer(anywidget.AnyWidget):
     #: ``"auto"``, ``"linear"``, ``"log"``, ``"quantile"``, or a dict of these per column (see the class docstring).
     histogram_scale = traitlets.Any("auto")
     sort_by = _Text("id").tag(sync=True)
-    sort_descending = traitlets.Bool(True).tag(sync=True)
+    sort_descending = _Bool(True).tag(sync=True)
     caption_score = _Text("").tag(sync=True)
-    has_images = traitlets.Bool(False).tag(sync=True)
+    has_images = _Bool(False).tag(sync=True)
     thumb_size = _Int(56).tag(sync=True)
     gallery_height = _Int(300).tag(sync=True)
 
@@ -301,13 +315,16 @@ class Explorer(anywidget.AnyWidget):
             # what the charts see: the table plus each row's named pattern, to colour by (color="pattern")
             df = df.assign(**{PATTERN_COLUMN: pattern_lib.pattern_labels(analysis)})
         self._frame = df
-        self._ids = df["id"].to_numpy(dtype=np.int64)
+        self._ids = _check_browser_ids(df["id"])
+        self._sent = table_columns(df)  # the columns the browser gets (strings and other objects stay here)
         self._order = np.argsort(self._ids, kind="stable")
         self._callbacks: list[SelectCallback] = []
         self._class_graph = None if class_graph is None else self._check_graph(class_graph)
         self._images_arg, self._display_arg = images, display
-        self._projection = self._check_pair(projection, "projection", df) if projection else _default_projection(df)
-        self._patterns = self._check_pair(patterns, "patterns", df) if patterns else None
+        self._projection = (
+            self._check_pair(projection, "projection", df) if projection is not None else _default_projection(df)
+        )
+        self._patterns = self._check_pair(patterns, "patterns", df) if patterns is not None else None
         if pattern_method not in pattern_lib.BIN_METHODS:
             raise ValueError(f"pattern_method must be one of {pattern_lib.BIN_METHODS}, got {pattern_method!r}")
         if isinstance(pattern_bins, bool) or not isinstance(pattern_bins, int) or not 1 <= pattern_bins <= 15:
@@ -315,12 +332,21 @@ class Explorer(anywidget.AnyWidget):
         self._pattern_bins, self._pattern_method = pattern_bins, pattern_method
         if patterns is None:
             self._patterns = _default_patterns(df, pattern_bins, pattern_method)
+        if class_score is not None and not isinstance(class_score, str):
+            raise TypeError(f"class_score must be a column name (a string), got {type(class_score).__name__}")
         if class_score is not None and class_score not in df.columns:
             raise ValueError(f"class_score={class_score!r} is not a column of the analysis")
-        self._class_score = class_score or ("loss" if "loss" in df.columns else None)
+        if class_score is not None and not pd.api.types.is_numeric_dtype(df[class_score].dtype):
+            raise ValueError(
+                f"class_score={class_score!r} is not numeric (dtype {df[class_score].dtype}): the per-class panel "
+                f"averages it; score columns: {score_columns_of(df)[:30]}"
+            )
+        self._class_score = class_score if class_score is not None else ("loss" if "loss" in df.columns else None)
+        what = "embeddings"
         if embeddings is None:  # the features analyze() kept, when it kept them
             embeddings = (getattr(analysis, "embeddings", None) or {}).get(PENULTIMATE)
-        self._embeddings = self._check_embeddings(embeddings, len(df))
+            what = f"embeddings (analysis.embeddings[{PENULTIMATE!r}])"
+        self._embeddings = self._check_embeddings(embeddings, len(df), what)
         if isinstance(k_neighbours, bool) or not isinstance(k_neighbours, int) or k_neighbours < 1:
             raise ValueError(f"k_neighbours must be a positive integer, got {k_neighbours!r}")
         self._k_neighbours = k_neighbours
@@ -334,16 +360,20 @@ class Explorer(anywidget.AnyWidget):
         self._flow_probes = self._flow_tables(analysis)
         chosen_views = self._check_views(views, df)
         self._images = self._image_source(images, display, df)
-        columns = table_columns(df)
+        columns = self._sent
         numeric = [c for c in columns if c not in ("id", "label", "split", "prediction")]
         fallback = [c for c in score_columns_of(df) if c not in (x, y) and charts.drawable(c)]
-        x = x or ("confidence" if "confidence" in df.columns else (fallback[:1] or ["id"])[0])
-        y = y or ("margin" if "margin" in df.columns else ([c for c in fallback if c != x][:1] or ["id"])[0])
+        if x is None:
+            x = "confidence" if "confidence" in df.columns else (fallback[:1] or ["id"])[0]
+        if y is None:
+            y = "margin" if "margin" in df.columns else ([c for c in fallback if c != x][:1] or ["id"])[0]
         if color == "correct" and "correct" not in df.columns:
             color = "label"
         score_columns = [c for c in numeric if c in df.columns and c != "correct"]
         self._sortable = ["id", *score_columns]  # what the gallery can sort by and caption with
-        caption = caption_score or ("loss" if "loss" in df.columns else (score_columns[0] if score_columns else ""))
+        caption = caption_score
+        if caption is None:
+            caption = "loss" if "loss" in df.columns else (score_columns[0] if score_columns else "")
         super().__init__(
             _table=table_to_ipc(df, columns),
             _class_names=list(analysis.class_names),
@@ -353,7 +383,7 @@ class Explorer(anywidget.AnyWidget):
             color=color,
             histograms=histograms if histograms is not None else charts.default_histograms(df, [x, y]),
             histogram_scale=histogram_scale,
-            sort_by=sort_by or (caption if caption in self._sortable else "id"),
+            sort_by=sort_by if sort_by is not None else (caption if caption in self._sortable else "id"),
             caption_score=caption,
             has_images=self._images is not None,
             thumb_size=thumb_size,
@@ -464,6 +494,11 @@ class Explorer(anywidget.AnyWidget):
         subsets ``name`` and ``other``."""
         if name not in self.subsets:
             raise ValueError(f"no subset named {name!r}; saved subsets: {list(self.subsets)}")
+        if operation is None and other is not None:
+            raise ValueError(
+                f"other={other!r} needs operation= ('union', 'intersection' or 'difference'); "
+                "leave other out to select one subset"
+            )
         if operation is None:
             self.selection = self.subsets[name]
             return
@@ -499,7 +534,10 @@ class Explorer(anywidget.AnyWidget):
             ids = self.subsets[ids]
         table = relabelling_table(self.analysis, ids)
         if path is not None:
-            table.to_csv(Path(path), index=False)
+            target = Path(path).expanduser()
+            if target.is_dir():
+                raise ValueError(f"path {str(path)!r} is a folder; give a file name such as relabel.csv")
+            table.to_csv(target, index=False)
         return table
 
     def panel(self, *views: str, **kwargs: Any) -> Explorer:
@@ -535,8 +573,20 @@ class Explorer(anywidget.AnyWidget):
         self._rebuild_specs({})
 
     def add_chart(self, chart: Any) -> None:
-        """Add your own Altair chart built on :func:`difficulty_widget.widget.instances`; its selections link."""
-        spec = charts.to_spec(chart)
+        """Add your own Altair chart built on :func:`difficulty_widget.widget.instances` (or its Vega-Lite dict); its
+        selections link. A chart that is neither, or whose spec is not JSON (NaN, infinity, Python objects), is
+        refused here (a TypeError or ValueError naming ``chart``)."""
+        if not isinstance(chart, dict) and not callable(getattr(chart, "to_dict", None)):
+            raise TypeError(f"chart must be an Altair chart or a Vega-Lite dict, got {type(chart).__name__}")
+        try:
+            spec = charts.to_spec(chart)
+        except ValueError as err:
+            raise ValueError(f"chart: {err}") from None
+        try:
+            json.dumps(spec, allow_nan=False)
+        except (TypeError, ValueError) as err:
+            kind = TypeError if isinstance(err, TypeError) else ValueError
+            raise kind(f"chart: its Vega-Lite spec is not JSON the browser can read: {err}") from None
         self._specs = [*self._specs, {"id": f"user{len(self._specs)}", "spec": spec}]
 
     # ------------------------------------------------------------------ internals
@@ -544,6 +594,8 @@ class Explorer(anywidget.AnyWidget):
         """The gallery's images: ``display`` if given, else ``images``; an ImageData is matched by id."""
         from ..data.images import ImageData
 
+        for name, value in (("images", images), ("display", display)):
+            _check_image_argument(value, name)
         shown = display if display is not None else images
         if shown is None:
             return None
@@ -565,14 +617,19 @@ class Explorer(anywidget.AnyWidget):
         return graph
 
     def _check_pair(self, pair: Any, name: str, df: pd.DataFrame) -> tuple[str, str]:
-        if isinstance(pair, str) or len(pair) != 2:
-            raise ValueError(f"{name} must be a pair of column names, got {pair!r}")
+        if isinstance(pair, (str, bytes, dict, set, frozenset)) or not isinstance(pair, Iterable):
+            raise TypeError(f"{name} must be a pair of column names (x, y), got {type(pair).__name__} {pair!r:.100}")
+        pair = list(pair)
+        if len(pair) != 2:
+            raise ValueError(f"{name} must be a pair of column names (x, y), got {len(pair)} items: {pair!r:.100}")
+        if not all(isinstance(column, str) for column in pair):
+            raise TypeError(f"{name} must be a pair of column names (strings), got {pair!r:.100}")
         for column in pair:
             if column not in df.columns or not pd.api.types.is_numeric_dtype(df[column].dtype):
                 numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)]
                 raise ValueError(f"{name}: {column!r} is not a numeric column of the analysis; numeric: {numeric}")
             if name == "projection" and not charts.drawable(column):
-                raise ValueError(f"{name}: {column!r} holds a backslash, which Vega-Lite cannot address; rename it")
+                raise ValueError(f"{name}: {column!r} {charts.undrawable_reason(column)}; rename it")
         return (str(pair[0]), str(pair[1]))
 
     def _check_views(self, views: Iterable[str] | None, df: pd.DataFrame) -> list[str]:
@@ -596,6 +653,9 @@ class Explorer(anywidget.AnyWidget):
         unknown = [v for v in chosen if v not in VIEWS]
         if unknown:
             raise ValueError(f"views: unknown {unknown}; valid views: {list(VIEWS)}")
+        twice = sorted({v for v in chosen if chosen.count(v) > 1})
+        if twice:
+            raise ValueError(f"views: {twice} appear more than once in {chosen!r}; name each view once")
         impossible = [v for v in chosen if not possible[v]]
         if impossible:
             need = {
@@ -609,16 +669,17 @@ class Explorer(anywidget.AnyWidget):
             raise ValueError(f"views {impossible} need: " + "; ".join(need[v] for v in impossible))
         return chosen
 
-    def _check_embeddings(self, embeddings: Any, n: int) -> np.ndarray | None:
+    def _check_embeddings(self, embeddings: Any, n: int, what: str = "embeddings") -> np.ndarray | None:
         if embeddings is None:
             return None
         feats = to_numpy(embeddings)
         if feats.ndim != 2 or len(feats) != n:
-            raise ValueError(
-                f"embeddings must be an (N, d) array with one row per instance (N = {n}), got {feats.shape}"
-            )
-        if not np.issubdtype(feats.dtype, np.number) or not np.isfinite(feats).all():
-            raise ValueError("embeddings must be finite numbers")
+            raise ValueError(f"{what} must be an (N, d) array with one row per instance (N = {n}), got {feats.shape}")
+        if feats.dtype.kind not in "iuf":  # not complex (distances would drop the imaginary part), bool or object
+            raise ValueError(f"{what} must be real numbers (an integer or float array), got dtype {feats.dtype}")
+        if not np.isfinite(feats).all():
+            bad = int((~np.isfinite(feats)).any(axis=1).sum())
+            raise ValueError(f"{what} must be finite numbers; {bad} row(s) hold NaN or infinite values")
         return feats
 
     def _subsets_changed(self) -> None:
@@ -667,8 +728,17 @@ class Explorer(anywidget.AnyWidget):
 
     @traitlets.validate("color")
     def _valid_color(self, proposal: dict[str, Any]) -> str | None:
-        _checked(charts.color_encoding, self._frame, proposal["value"])
-        return proposal["value"]
+        color = proposal["value"]
+        _checked(charts.color_encoding, self._frame, color)
+        derived = (None, "correct", "label", "prediction", "label_name", "prediction_name")  # the browser has these
+        if color not in derived and color not in self._sent:
+            raise ExplorerValueError(
+                f"color={color!r}: the column holds {self._frame[color].dtype} values, which the Explorer does not "
+                "send to the browser; colour by a numeric, boolean or categorical column (for text, make it a "
+                f"category, analysis.df[{color!r}] = analysis.df[{color!r}].astype('category'), and build the "
+                "Explorer again)"
+            )
+        return color
 
     @traitlets.validate("histograms")
     def _valid_histograms(self, proposal: dict[str, Any]) -> list[str]:
@@ -681,7 +751,7 @@ class Explorer(anywidget.AnyWidget):
         undrawable = [c for c in columns if not charts.drawable(c)]
         if undrawable:
             raise ExplorerValueError(
-                f"histograms: {undrawable} hold a backslash, which Vega-Lite cannot address; rename these columns"
+                f"histograms: the column {undrawable[0]!r} {charts.undrawable_reason(undrawable[0])}; rename it"
             )
         twice = sorted({c for c in columns if columns.count(c) > 1})
         if twice:
@@ -819,6 +889,9 @@ class Explorer(anywidget.AnyWidget):
             return np.empty(0, dtype=np.int64)
         if not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"selection must hold integer instance ids, got dtype {ids.dtype}")
+        if ids.dtype.kind == "u" and ids.max() > np.iinfo(np.int64).max:  # int64 would wrap them to negative ids
+            beyond = np.unique(ids[ids > np.iinfo(np.int64).max])
+            raise ValueError(f"ids not in the analysis: {beyond[:10].tolist()} (ids are the table's 'id' column)")
         ids = np.unique(ids.astype(np.int64))
         _, missing = lookup_positions(self._ids, ids, self._order)
         unknown = ids[missing]
@@ -926,8 +999,35 @@ class Explorer(anywidget.AnyWidget):
         if self._images is None:
             return
         positions = [p for p in positions if 0 <= p < len(self._ids)]  # rows of another table: nothing to draw
-        pngs = self._images.thumbnails(positions, self.thumb_size)
+        try:
+            pngs = self._images.thumbnails(positions, self.thumb_size)
+        except Exception:  # one image that cannot be read or drawn: draw the others, leave its card as it is
+            positions, pngs = self._thumbnails_one_by_one(positions)
         self.send({"type": "thumbnails", "positions": positions}, buffers=pngs)
+
+    def _thumbnails_one_by_one(self, positions: list[int]) -> tuple[list[int], list[bytes]]:
+        """The thumbnails of the rows whose images can be drawn; the others are logged (one warning) and left out
+        (the gallery keeps their cards and does not ask again)."""
+        drawn, pngs, failed = [], [], []
+        for position in positions:
+            try:
+                pngs.extend(self._images.thumbnails([position], self.thumb_size))
+            except Exception as err:  # a missing file, not an image, a dataset that raises, an odd shape
+                failed.append((position, err))
+            else:
+                drawn.append(position)
+        if failed:
+            position, err = failed[0]
+            logger.warning(
+                "Explorer: could not draw the images of %d row(s) (first: row %d, id %d: %s: %.200s); their "
+                "gallery cards show no thumbnail",
+                len(failed),
+                position,
+                int(self._ids[position]),
+                type(err).__name__,
+                err,
+            )
+        return drawn, pngs
 
     def _on_pattern_message(self, content: dict[str, Any]) -> None:
         name = _message_field(content, "name", str)
@@ -961,7 +1061,7 @@ class Explorer(anywidget.AnyWidget):
             if action == "save" and name:
                 self.save_subset(name, overwrite=overwrite)
             elif action == "select" and name:
-                self.select_subset(name, other, operation)
+                self.select_subset(name, other if operation else None, operation)
             elif action == "remove" and name in self.subsets:
                 self.subsets.remove(name)
         except ValueError as err:
@@ -985,6 +1085,47 @@ def _message_field(content: dict[str, Any], key: str, kind: type, default: Any =
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise _BadMessage(f"{key!r} must be a {kind.__name__}, got {type(value).__name__} {value!r:.100}")
     return value
+
+
+#: Ids the browser holds exactly: its numbers are float64, exact for integers up to 2**53.
+MAX_BROWSER_ID = 2**53
+
+
+def _check_browser_ids(ids: pd.Series) -> np.ndarray:
+    """The ``id`` column as int64, or a ValueError naming ``id`` when an id is beyond +-2**53: the browser reads ids as
+    JavaScript numbers, in which larger ones would collapse into each other (2**60 and 2**60 + 1 are one number)."""
+    values = ids.to_numpy()
+    if values.size and np.issubdtype(values.dtype, np.integer):
+        low, high = int(values.min()), int(values.max())
+        if low < -MAX_BROWSER_ID or high > MAX_BROWSER_ID:
+            beyond = low if low < -MAX_BROWSER_ID else high
+            raise ValueError(
+                f"id: the Explorer needs instance ids within +-2**53 ({MAX_BROWSER_ID}), which the browser holds "
+                f"exactly as numbers; got ids from {low} to {high} (e.g. {beyond}). Renumber them, e.g. "
+                "analysis.df['id'] = range(len(analysis.df)), keeping the old ones in another column"
+            )
+    return ids.to_numpy(dtype=np.int64)
+
+
+def _check_image_argument(value: Any, name: str) -> None:
+    """What can be checked of ``images=`` / ``display=`` without reading the images: not a pandas object (a
+    DataFrame looks like a dataset, of rows), and every file path exists. Parts of a tuple or list are checked too."""
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        raise TypeError(
+            f"{name} must be images (a uint8 array, an ImageData, a dataset or a list of file paths), got a pandas "
+            f"{type(value).__name__}; for a column of file paths pass {name}=df['path'].tolist()"
+        )
+    if isinstance(value, (list, tuple)) and value and all(isinstance(p, (str, Path)) for p in value):
+        missing = [str(p) for p in value if not os.path.isfile(p)]
+        if missing:
+            raise ValueError(
+                f"{name}: {len(missing)} of {len(value)} image paths are not files, e.g. {missing[:3]} (relative "
+                f"paths are read from the working directory {os.getcwd()!r})"
+            )
+    elif isinstance(value, tuple):  # one part per split
+        for part in value:
+            if isinstance(part, (pd.DataFrame, pd.Series)):
+                _check_image_argument(part, name)
 
 
 def _checked(check: Callable[..., Any], *args: Any) -> Any:
