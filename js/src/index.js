@@ -351,7 +351,7 @@ function applyHighlight(state) {
     if (entry.links) entry.links.drawRing(); // the chart may have been laid out anew
     if (entry.legend) {
       const counts = legendCounts(state.table.columns[entry.legend.column], flags, entry.legend.boolean);
-      enqueue(entry, (view) => view.signal(LEGEND_SIGNAL, counts).resize()); // longer labels: lay out anew
+      enqueue(entry, (view) => view.signal(LEGEND_SIGNAL, counts));
     }
     if (entry.source.derive) {
       const tuples = entry.source.derive(flags);

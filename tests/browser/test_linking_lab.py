@@ -150,6 +150,28 @@ LEGEND_TEXTS = """(idx) => {
 }"""
 
 
+# Per legend label, how far its text's right end lies beyond the right edge of the chart's canvas (in pixels).
+LABEL_OVERHANG = """(idx) => {
+  const box = document.querySelectorAll('.dw-explorer')[idx].querySelector("[data-chart='scatter']");
+  const view = box.__view;
+  const canvas = box.querySelector('canvas');
+  const ctx = document.createElement('canvas').getContext('2d');
+  const out = [];
+  const walk = (node, x) => {
+    if (!node) return;
+    for (const item of node.items || []) {
+      if (node.role === 'legend-label') {
+        ctx.font = `${item.fontWeight || 'normal'} ${item.fontSize || 10}px ${item.font || 'sans-serif'}`;
+        out.push(x + (item.x || 0) + ctx.measureText(String(item.text)).width - canvas.clientWidth);
+      }
+      if (item.items) walk(item, x + (item.x || 0));
+    }
+  };
+  walk(view.scenegraph().root, view.origin()[0] + view.padding().left);
+  return out;
+}"""
+
+
 @pytest.mark.parametrize("idx", [0, 1], ids=["vega-marks", "canvas"])
 def test_the_legend_shows_selected_and_total_counts(linked, lab, idx):
     page, _ = linked
@@ -169,4 +191,8 @@ def test_the_legend_shows_selected_and_total_counts(linked, lab, idx):
         arg=[idx, json.dumps(expected, separators=(",", ":"))],
         timeout=10_000,
     )
+    page.page.wait_for_timeout(300)
+    # the longer labels fit: every legend label ends inside the chart's canvas, none is cut at its edge
+    overhang = page.page.evaluate(LABEL_OVERHANG, idx)
+    assert overhang and max(overhang) <= 0, overhang
     assert not page.errors, page.errors
