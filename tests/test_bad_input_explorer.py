@@ -692,3 +692,18 @@ def test_relabelling_csv_to_a_folder_is_refused_naming_path(tmp_path):
     ex.select(df.id[:5])
     with pytest.raises(ValueError, match=r"path .* is a folder"):
         ex.relabelling_csv(path=tmp_path)
+
+
+def test_histograms_as_a_set_are_refused_for_their_missing_order(analysis):
+    ex = Explorer(analysis)
+    before = list(ex.histograms)
+    with pytest.raises(ExplorerTypeError, match="histograms must be a list of names in order"):
+        ex.histograms = {"loss", "margin"}
+    assert list(ex.histograms) == before
+
+
+def test_has_images_needs_images(analysis):
+    ex = Explorer(analysis)
+    with pytest.raises(ExplorerValueError, match="has_images: this Explorer has no images"):
+        ex.has_images = True
+    assert ex.has_images is False

@@ -444,3 +444,12 @@ def test_dict_items_name_the_item_and_key_of_a_bad_image(image):
     assert items[0][1] == 0
     with pytest.raises(ValueError, match=r"item 1, key 'img': "):
         items[1]
+
+
+def test_write_idx_to_a_folder_or_a_missing_folder_names_the_path(tmp_path):
+    from difficulty_widget.data.idx import write_idx
+
+    with pytest.raises(ValueError, match="is a folder"):
+        write_idx(tmp_path, np.zeros((2, 2), dtype=np.uint8))
+    with pytest.raises(ValueError, match="its folder does not exist"):
+        write_idx(tmp_path / "missing" / "x.idx", np.zeros((2, 2), dtype=np.uint8))

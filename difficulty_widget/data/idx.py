@@ -112,5 +112,10 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     big_endian = array.astype(np.dtype(_IDX_DTYPES[code]), copy=False)
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as fh:
-        fh.write(header + big_endian.tobytes())
+    if path.is_dir():
+        raise ValueError(f"path {str(path)!r} is a folder; give the IDX file's name")
+    try:
+        with opener(path, "wb") as fh:
+            fh.write(header + big_endian.tobytes())
+    except (FileNotFoundError, NotADirectoryError) as error:
+        raise ValueError(f"path {str(path)!r}: its folder does not exist ({error.strerror})") from None

@@ -100,6 +100,8 @@ class _Names(_Checked, traitlets.List):
     def validate(self, obj: Any, value: Any) -> list[str]:
         if isinstance(value, str):
             value = [value]
+        elif isinstance(value, (set, frozenset)):  # no order: the charts would come in an arbitrary one
+            raise ExplorerTypeError(f"{self.name} must be a list of names in order, got a set {sorted(value)!r}")
         elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
             value = list(value)
         else:
@@ -714,6 +716,12 @@ class Explorer(anywidget.AnyWidget):
         if not hasattr(self, "_frame"):
             return list(proposal["value"])
         return _checked(self._check_views, proposal["value"], self._frame)
+
+    @traitlets.validate("has_images")
+    def _valid_has_images(self, proposal: dict[str, Any]) -> bool:
+        if proposal["value"] and getattr(self, "_images", None) is None:
+            raise ExplorerValueError("has_images: this Explorer has no images; pass Explorer(..., images=...)")
+        return proposal["value"]
 
     @traitlets.validate("reference")
     def _check_reference(self, proposal: dict[str, Any]) -> str:
