@@ -90,7 +90,9 @@ export function sortPositions(positions, column, descending) {
  */
 export function rankBy(column, descending) {
   const n = column.length;
-  if (!ArrayBuffer.isView(column) || column instanceof BigInt64Array || column instanceof BigUint64Array) {
+  // float64 columns (sent so only where float32 would change a value) are compared exactly, not by float32 keys
+  const exact = column instanceof Float64Array || column instanceof BigInt64Array || column instanceof BigUint64Array;
+  if (!ArrayBuffer.isView(column) || exact) {
     return Uint32Array.from(sortPositions(Array.from({ length: n }, (_, i) => i), column, descending));
   }
   const keys = new Uint32Array(n);

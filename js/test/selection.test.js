@@ -131,3 +131,10 @@ test("a point selection keyed only by Vega-Lite's internal _vgsid_ selects nothi
   const byId = predicateFor({ vlPoint: { or: [{ id: 6 }] } }, columns);
   assert.deepEqual([0, 1, 2].filter(byId), [1]);
 });
+
+test("float64 columns beyond float32 rank by their exact values", () => {
+  // 1e39, 2e39 and 3e39 are all Infinity as float32; 1 and 1 + 2**-40 are one float32
+  const column = Float64Array.from([3e39, 1e39, 2e39, 1 + 2 ** -40, 1, NaN]);
+  assert.deepEqual(Array.from(rankBy(column, false)), [4, 3, 1, 2, 0, 5]);
+  assert.deepEqual(Array.from(rankBy(column, true)), [0, 2, 1, 3, 4, 5]);
+});
