@@ -666,6 +666,10 @@ def test_a_histogram_over_the_whole_float64_range_has_finite_bins():
     bins = spec_of(ex, "hist_r")["encoding"]["x"]["bin"]
     assert np.isfinite(bins["step"]) and bins["extent"][0] <= -1.7e308 and bins["extent"][1] >= 1.7e308
     assert_json(ex)
+    # every histogram keeps the chart's own width (a local named like it once set a 0.25-pixel-wide chart)
+    for column in ("r", "loss"):
+        ex = Explorer(Analysis(df, ["cat", "dog", "bird"]), histograms=[column])
+        assert spec_of(ex, f"hist_{column}")["width"] == 230
 
 
 def test_a_view_named_twice_is_refused(analysis):

@@ -343,8 +343,8 @@ def histogram(
     elif scale == "linear":
         source = instances()
         span, n_bins = edges[-1] - edges[0], len(edges) - 1
-        width = span / n_bins if np.isfinite(span) else edges[-1] / n_bins - edges[0] / n_bins  # +-1e308: no inf
-        step = float(f"{width:.12g}")  # 0.1, not 0.09999999999999998
+        bin_width = span / n_bins if np.isfinite(span) else edges[-1] / n_bins - edges[0] / n_bins  # +-1e308
+        step = float(f"{bin_width:.12g}")  # 0.1, not 0.09999999999999998
         bin_ = alt.Bin(step=step, extent=[edges[0], edges[-1]], nice=False)
         x = alt.X(field=field(column), type="quantitative", bin=bin_, title=title, axis=axis)
         extra, count = {}, "count():Q"
