@@ -232,3 +232,18 @@ def run_in_lab(lab: Lab, browser, name: str, cells: list[str], viewport: tuple[i
     page.open_lab(name)
     page.run_all()
     return context, page
+
+
+def save_readme_picture(page: Page, target: str) -> None:
+    """The first Explorer on the page, whole, as a README picture at ``target``: a tall viewport, no toasts, a
+    128-colour palette (keeps the committed file small)."""
+    from PIL import Image
+
+    page.page.set_viewport_size({"width": 1500, "height": 2400})
+    for toast in page.page.locator(".jp-toast-button:has-text('No')").all():
+        toast.click()
+    widget = page.page.locator(".dw-explorer").first
+    widget.scroll_into_view_if_needed()
+    page.page.wait_for_timeout(1500)
+    widget.screenshot(path=target)
+    Image.open(target).convert("RGB").quantize(colors=128).save(target, optimize=True)

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from .conftest import run_in_lab
+from .conftest import run_in_lab, save_readme_picture
 
 CELLS = [
     "import difficulty_widget as dw\nfrom difficulty_widget.data import load_digits",
@@ -197,16 +197,7 @@ def test_switching_to_dark_recolours_the_shown_widget(theme_page, lab):
                        "explorer.focus = int(df.id[df.loc[~df.correct, 'confidence'].idxmax()])")  # fmt: skip
         finally:
             kernel.close()
-        page.page.set_viewport_size({"width": 1500, "height": 2400})
-        for toast in page.page.locator(".jp-toast-button:has-text('No')").all():
-            toast.click()
-        widget = page.page.locator(".dw-explorer").first
-        widget.scroll_into_view_if_needed()
-        page.page.wait_for_timeout(1500)
-        widget.screenshot(path=target)
-        from PIL import Image  # a 128-colour palette keeps the committed picture small
-
-        Image.open(target).convert("RGB").quantize(colors=128).save(target, optimize=True)
+        save_readme_picture(page, target)
         page.page.set_viewport_size({"width": 1500, "height": 1000})
 
 

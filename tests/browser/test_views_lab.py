@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from .conftest import run_in_lab
+from .conftest import run_in_lab, save_readme_picture
 from .test_explorer_lab import chart_point, gallery_total
 
 CELLS = [
@@ -59,16 +59,7 @@ def views_page(lab, browser, demo_analysis):
         kernel.run("explorer.reference = ''\nexplorer.select(df.id[~df.correct])\n"
                    "explorer.focus = int(df.id[df.loc[~df.correct, 'confidence'].idxmax()])")  # fmt: skip
         page.page.locator(".dw-subset-name").first.fill("")  # typing clears the subsets bar's last question
-        page.page.set_viewport_size({"width": 1500, "height": 2400})
-        for toast in page.page.locator(".jp-toast-button:has-text('No')").all():
-            toast.click()
-        widget = page.page.locator(".dw-explorer").first
-        widget.scroll_into_view_if_needed()
-        page.page.wait_for_timeout(1500)
-        widget.screenshot(path=target)
-        from PIL import Image  # a 128-colour palette keeps the committed picture small
-
-        Image.open(target).convert("RGB").quantize(colors=128).save(target, optimize=True)
+        save_readme_picture(page, target)
     kernel.close()
     context.close()
 
